@@ -1,0 +1,12 @@
+/**
+ * `GET /v1/health`. On AWS the function answering is proof enough; locally the runtime sets
+ * `PLUGINOPS_LOCAL_INFO` (endpoints of the embedded engines) only once every engine is up.
+ */
+
+import { jsonResponse } from '#shared/http-response.ts';
+import type { ApiHandler } from './router.ts';
+
+export const handler: ApiHandler = async () => {
+  const local = process.env.PLUGINOPS_LOCAL_INFO;
+  return jsonResponse(200, local ? { status: 'ok', local: JSON.parse(local) as unknown } : { status: 'ok' });
+};

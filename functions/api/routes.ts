@@ -1,0 +1,141 @@
+/**
+ * The HTTP route table: one source of truth for the CDK HTTP API construct and the local gateway.
+ * Paths use API Gateway syntax (`{param}`); `handler` names the file under `functions/api/`
+ * whose `handler` export serves the route; `group` decides which Lambda function hosts it on AWS.
+ */
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** Route groups: one Lambda function per group on AWS (read-only groups get read-only IAM). */
+export type RouteGroup = 'public' | 'admin' | 'catalog-read' | 'catalog-write';
+
+export interface RouteDefinition {
+  method: HttpMethod;
+  path: string;
+  handler: string;
+  group: RouteGroup;
+  /** Short human summary, also used in the OpenAPI document. */
+  summary: string;
+}
+
+export const ROUTES = [
+  { method: 'GET', path: '/v1/health', handler: 'health', group: 'public', summary: 'Service health' },
+  {
+    method: 'GET',
+    path: '/v1/openapi.json',
+    handler: 'openapi',
+    group: 'public',
+    summary: 'OpenAPI document',
+  },
+  {
+    method: 'POST',
+    path: '/v1/tenants',
+    handler: 'tenants-create',
+    group: 'admin',
+    summary: 'Create a tenant',
+  },
+  {
+    method: 'GET',
+    path: '/v1/tenants/{tenant_id}',
+    handler: 'tenants-get',
+    group: 'admin',
+    summary: 'Get a tenant',
+  },
+  {
+    method: 'POST',
+    path: '/v1/tenants/{tenant_id}/keys',
+    handler: 'keys-create',
+    group: 'admin',
+    summary: 'Issue an API key',
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/tenants/{tenant_id}/keys/{key_id}',
+    handler: 'keys-revoke',
+    group: 'admin',
+    summary: 'Revoke an API key',
+  },
+  {
+    method: 'GET',
+    path: '/v1/tenants/{tenant_id}/policy',
+    handler: 'policy-get',
+    group: 'admin',
+    summary: 'Get tenant policy',
+  },
+  {
+    method: 'PUT',
+    path: '/v1/tenants/{tenant_id}/policy',
+    handler: 'policy-put',
+    group: 'admin',
+    summary: 'Replace tenant policy',
+  },
+  {
+    method: 'POST',
+    path: '/v1/signers',
+    handler: 'signers-create',
+    group: 'admin',
+    summary: 'Trust a signing key',
+  },
+  {
+    method: 'GET',
+    path: '/v1/signers',
+    handler: 'signers-list',
+    group: 'admin',
+    summary: 'List trusted signing keys',
+  },
+  {
+    method: 'POST',
+    path: '/v1/uploads',
+    handler: 'uploads-create',
+    group: 'catalog-write',
+    summary: 'Presign a package upload',
+  },
+  {
+    method: 'POST',
+    path: '/v1/packages',
+    handler: 'packages-publish',
+    group: 'catalog-write',
+    summary: 'Publish a package',
+  },
+  {
+    method: 'POST',
+    path: '/v1/packages:raw',
+    handler: 'packages-publish-raw',
+    group: 'catalog-write',
+    summary: 'Publish a small package from the request body',
+  },
+  {
+    method: 'GET',
+    path: '/v1/packages/{unique_identifier}',
+    handler: 'packages-get',
+    group: 'catalog-read',
+    summary: 'Get a package',
+  },
+  {
+    method: 'GET',
+    path: '/v1/plugins',
+    handler: 'plugins-list',
+    group: 'catalog-read',
+    summary: 'Search the catalog',
+  },
+  {
+    method: 'GET',
+    path: '/v1/plugins/{author}/{name}/versions',
+    handler: 'plugin-versions-list',
+    group: 'catalog-read',
+    summary: 'List versions of a plugin',
+  },
+  {
+    method: 'GET',
+    path: '/v1/marketplace/api/v1/plugins/download',
+    handler: 'marketplace-download',
+    group: 'catalog-read',
+    summary: 'Marketplace protocol: download a package by unique identifier',
+  },
+] as const satisfies readonly RouteDefinition[];
+
+export type RouteHandlerName = (typeof ROUTES)[number]['handler'];
+
+export function routeKey(route: Pick<RouteDefinition, 'method' | 'path'>): string {
+  return `${route.method} ${route.path}`;
+}
