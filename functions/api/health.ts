@@ -2,11 +2,10 @@
  * `GET /v1/health`. On AWS the function answering is proof enough; locally the runtime sets
  * `PLUGINOPS_LOCAL_INFO` (endpoints of the embedded engines) only once every engine is up.
  */
-
+import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
-import type { ApiHandler } from './router.ts';
 
-export const handler: ApiHandler = async () => {
+export const handler = apiHandler({ scope: 'public' }, async () => {
   const local = process.env.PLUGINOPS_LOCAL_INFO;
   return jsonResponse(200, local ? { status: 'ok', local: JSON.parse(local) as unknown } : { status: 'ok' });
-};
+});

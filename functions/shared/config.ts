@@ -3,6 +3,7 @@
  * standard AWS SDK variables (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`), so the code
  * that runs locally is the code that ships.
  */
+import { randomBytes } from 'node:crypto';
 
 export interface RuntimeConfig {
   stage: string;
@@ -20,7 +21,14 @@ export interface RuntimeConfig {
   marketplaceToken: string | undefined;
   /** Platform (Dify) version used when a tenant policy does not set one. */
   defaultPlatformVersion: string;
+  /**
+   * HMAC key for pagination cursors. On AWS it comes from Secrets Manager via the environment;
+   * when unset a per-process random key is used (cursors then expire with the process).
+   */
+  cursorSecret: string;
 }
+
+const processCursorSecret = randomBytes(32).toString('base64url');
 
 let cached: RuntimeConfig | undefined;
 
@@ -39,6 +47,7 @@ export function getConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
     marketplaceUrl: (env.PLUGINOPS_MARKETPLACE_URL ?? 'https://marketplace.dify.ai').replace(/\/+$/, ''),
     marketplaceToken: env.PLUGINOPS_MARKETPLACE_TOKEN || undefined,
     defaultPlatformVersion: env.PLUGINOPS_PLATFORM_VERSION ?? '1.9.0',
+    cursorSecret: env.PLUGINOPS_CURSOR_SECRET || processCursorSecret,
   };
   if (env === process.env) cached = config;
   return config;

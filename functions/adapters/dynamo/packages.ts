@@ -1,0 +1,219 @@
+/**
+ * The package catalog. Publishing writes the package, its bytes index, its version entry and the
+ * plugin's catalog entry in one transaction, so a package is either fully catalogued or absent.
+ */
+import {
+  BatchGetCommand,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { PackageRecord, PluginSummary } from '#core/catalog.ts';
+import { ConflictError } from '#core/errors.ts';
+import { versionSortKey } from '#core/version.ts';
+import { documentClientInstance, mainTableName } from './client.ts';
+import { failedTransactionItem, isConditionalFailure } from './conditions.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import { keys } from './keys.ts';
+import type { Page } from './signers.ts';
+
+const STRIP = ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'type'] as const;
+
+function toRecord(item: Record<string, unknown>): PackageRecord {
+  const record = { ...item };
+  for (const name of STRIP) delete record[name];
+  return record as unknown as PackageRecord;
+}
+
+export async function findPackage(uniqueIdentifier: string): Promise<PackageRecord | undefined> {
+  const { Item } = await documentClientInstance().send(
+    new GetCommand({ TableName: mainTableName(), Key: keys.package(uniqueIdentifier) }),
+  );
+  return Item === undefined ? undefined : toRecord(Item);
+}
+
+export async function findPackageBySha256(sha256: string): Promise<PackageRecord | undefined> {
+  const { Item } = await documentClientInstance().send(
+    new GetCommand({ TableName: mainTableName(), Key: keys.blob(sha256) }),
+  );
+  return Item === undefined ? undefined : findPackage(Item.unique_identifier as string);
+}
+
+export interface PutPackageResult {
+  created: boolean;
+  package: PackageRecord;
+}
+
+/**
+ * Catalogues a package. Publishing the same bytes again returns the existing record
+ * (`created: false`); other bytes with the same unique identifier (for example the same files
+ * signed differently) are a conflict, because the identifier must pin one build.
+ */
+export async function putPackage(record: PackageRecord): Promise<PutPackageResult> {
+  const table = mainTableName();
+  const [author, name] = record.plugin_id.split('/') as [string, string];
+  const sortKey = versionSortKey(record.version);
+  const { manifest: _manifest, ...summary } = record;
+  try {
+    await documentClientInstance().send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: table,
+              Item: { ...keys.package(record.unique_identifier), type: 'package', ...record },
+              ConditionExpression: 'attribute_not_exists(PK)',
+            },
+          },
+          {
+            Put: {
+              TableName: table,
+              Item: { ...keys.blob(record.sha256), type: 'blob', unique_identifier: record.unique_identifier },
+              ConditionExpression: 'attribute_not_exists(PK)',
+            },
+          },
+          {
+            Put: {
+              TableName: table,
+              Item: { ...keys.pluginVersion(record.plugin_id, sortKey, record.checksum), type: 'version', ...summary },
+            },
+          },
+          {
+            Update: {
+              TableName: table,
+              Key: keys.plugin(record.plugin_id),
+              UpdateExpression:
+                'SET #type = :type, plugin_id = :id, author = :author, #name = :name, GSI1PK = :gpk, GSI1SK = :gsk ADD versions_count :one',
+              ExpressionAttributeNames: { '#type': 'type', '#name': 'name' },
+              ExpressionAttributeValues: {
+                ':type': 'plugin',
+                ':id': record.plugin_id,
+                ':author': author,
+                ':name': name,
+                ':gpk': keys.pluginIndex(record.plugin_id).GSI1PK,
+                ':gsk': keys.pluginIndex(record.plugin_id).GSI1SK,
+                ':one': 1,
+              },
+            },
+          },
+        ],
+      }),
+    );
+  } catch (error) {
+    if (!isConditionalFailure(error)) throw error;
+    const existing =
+      failedTransactionItem(error) === 1
+        ? await findPackageBySha256(record.sha256)
+        : await findPackage(record.unique_identifier);
+    if (existing !== undefined && existing.sha256 === record.sha256) return { created: false, package: existing };
+    throw new ConflictError(
+      `${record.unique_identifier} is already published from different bytes (sha256 ${existing?.sha256 ?? 'unknown'}); ` +
+        'a unique identifier pins one build.',
+    );
+  }
+  await raiseLatestVersion(record.plugin_id, record.version, sortKey);
+  return { created: true, package: record };
+}
+
+/**
+ * Moves the plugin's `latest_version` forward only. A separate conditional update because a
+ * transaction cannot touch the plugin item twice; if the process dies in between, the next
+ * publish of that plugin repairs it (the condition compares sort keys, never rewinds).
+ */
+async function raiseLatestVersion(pluginId: string, version: string, sortKey: string): Promise<void> {
+  try {
+    await documentClientInstance().send(
+      new UpdateCommand({
+        TableName: mainTableName(),
+        Key: keys.plugin(pluginId),
+        UpdateExpression: 'SET latest_version = :v, latest_sort_key = :s',
+        ConditionExpression: 'attribute_not_exists(latest_sort_key) OR latest_sort_key < :s',
+        ExpressionAttributeValues: { ':v': version, ':s': sortKey },
+      }),
+    );
+  } catch (error) {
+    if (!isConditionalFailure(error)) throw error;
+  }
+}
+
+export async function listPlugins(options: {
+  q?: string | undefined;
+  author?: string | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}): Promise<Page<PluginSummary>> {
+  const partition = keys.pluginsPartition();
+  const scope = `plugins:${options.author ?? ''}:${options.q ?? ''}`;
+  const values: Record<string, unknown> = { ':pk': partition.GSI1PK };
+  let condition = 'GSI1PK = :pk';
+  if (options.author !== undefined) {
+    condition += ' AND begins_with(GSI1SK, :author)';
+    values[':author'] = `${options.author}/`;
+  }
+  let filter: string | undefined;
+  if (options.q !== undefined && options.q !== '') {
+    filter = 'contains(plugin_id, :q)';
+    values[':q'] = options.q.toLowerCase();
+  }
+  const result = await documentClientInstance().send(
+    new QueryCommand({
+      TableName: mainTableName(),
+      IndexName: partition.index,
+      KeyConditionExpression: condition,
+      FilterExpression: filter,
+      ExpressionAttributeValues: values,
+      Limit: options.limit,
+      ExclusiveStartKey: decodeCursor(options.cursor, scope),
+    }),
+  );
+  return {
+    items: (result.Items ?? []).map((item) => ({
+      plugin_id: item.plugin_id as string,
+      latest_version: (item.latest_version as string | undefined) ?? null,
+      versions_count: (item.versions_count as number | undefined) ?? 0,
+    })),
+    next_cursor: encodeCursor(result.LastEvaluatedKey, scope),
+  };
+}
+
+/** Versions of one plugin, newest semver first (the sort key orders like semver). */
+export async function listPluginVersions(
+  pluginId: string,
+  limit: number,
+  cursor: string | undefined,
+): Promise<Page<PackageRecord>> {
+  const partition = keys.pluginVersionsPartition(pluginId);
+  const scope = `versions:${pluginId}`;
+  const client = documentClientInstance();
+  const result = await client.send(
+    new QueryCommand({
+      TableName: mainTableName(),
+      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+      ExpressionAttributeValues: { ':pk': partition.PK, ':prefix': partition.skPrefix },
+      ScanIndexForward: false,
+      Limit: limit,
+      ExclusiveStartKey: decodeCursor(cursor, scope),
+    }),
+  );
+  const identifiers = (result.Items ?? []).map((item) => item.unique_identifier as string);
+  const full = new Map<string, PackageRecord>();
+  if (identifiers.length > 0) {
+    const { Responses } = await client.send(
+      new BatchGetCommand({
+        RequestItems: { [mainTableName()]: { Keys: identifiers.map((id) => keys.package(id)) } },
+      }),
+    );
+    for (const item of Responses?.[mainTableName()] ?? []) {
+      const record = toRecord(item);
+      full.set(record.unique_identifier, record);
+    }
+  }
+  return {
+    items: identifiers.flatMap((id) => {
+      const record = full.get(id);
+      return record === undefined ? [] : [record];
+    }),
+    next_cursor: encodeCursor(result.LastEvaluatedKey, scope),
+  };
+}

@@ -1,0 +1,61 @@
+/** Tenants and their policies. */
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { ConflictError, NotFoundError } from '#core/errors.ts';
+import type { TenantPolicy } from '#core/policy.ts';
+import { documentClientInstance, mainTableName } from './client.ts';
+import { isConditionalFailure } from './conditions.ts';
+import { keys } from './keys.ts';
+
+export interface Tenant {
+  tenant_id: string;
+  display_name: string | null;
+  created_at: string;
+}
+
+export async function createTenant(tenant: Tenant): Promise<Tenant> {
+  try {
+    await documentClientInstance().send(
+      new PutCommand({
+        TableName: mainTableName(),
+        Item: { ...keys.tenant(tenant.tenant_id), ...keys.tenantIndex(tenant.tenant_id), type: 'tenant', ...tenant },
+        // A tenant id is claimed once; a second create must not overwrite the first.
+        ConditionExpression: 'attribute_not_exists(PK)',
+      }),
+    );
+    return tenant;
+  } catch (error) {
+    if (isConditionalFailure(error)) throw new ConflictError(`Tenant "${tenant.tenant_id}" already exists.`);
+    throw error;
+  }
+}
+
+export async function findTenant(tenantId: string): Promise<Tenant | undefined> {
+  const { Item } = await documentClientInstance().send(
+    new GetCommand({ TableName: mainTableName(), Key: keys.tenant(tenantId) }),
+  );
+  if (Item === undefined) return undefined;
+  return { tenant_id: Item.tenant_id, display_name: Item.display_name ?? null, created_at: Item.created_at };
+}
+
+export async function getTenant(tenantId: string): Promise<Tenant> {
+  const tenant = await findTenant(tenantId);
+  if (tenant === undefined) throw new NotFoundError(`Tenant "${tenantId}" does not exist.`);
+  return tenant;
+}
+
+/** The tenant's own policy fields (not merged with stage defaults). */
+export async function getStoredPolicy(tenantId: string): Promise<Partial<TenantPolicy>> {
+  const { Item } = await documentClientInstance().send(
+    new GetCommand({ TableName: mainTableName(), Key: keys.policy(tenantId) }),
+  );
+  return (Item?.policy as Partial<TenantPolicy> | undefined) ?? {};
+}
+
+export async function putStoredPolicy(tenantId: string, policy: Partial<TenantPolicy>, now: Date): Promise<void> {
+  await documentClientInstance().send(
+    new PutCommand({
+      TableName: mainTableName(),
+      Item: { ...keys.policy(tenantId), type: 'policy', tenant_id: tenantId, policy, updated_at: now.toISOString() },
+    }),
+  );
+}

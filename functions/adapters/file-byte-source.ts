@@ -1,0 +1,50 @@
+import { type FileHandle, open } from 'node:fs/promises';
+import { assertRange, type ByteSource } from '#core/package/byte-source.ts';
+
+/** A {@link ByteSource} over a local file, read with positioned reads (no whole-file buffer). */
+export interface FileByteSource extends ByteSource {
+  close(): Promise<void>;
+}
+
+/**
+ * Opens `path` read-only. The size is taken once at open time: the file is expected not to
+ * change while it is being read (packages are immutable once written).
+ *
+ * @example
+ * const source = await openFileByteSource('/tmp/plugin.difypkg');
+ * try { return await inspectPackage(source, { keyring }); } finally { await source.close(); }
+ */
+export async function openFileByteSource(path: string): Promise<FileByteSource> {
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    return new FileHandleByteSource(handle, size);
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+class FileHandleByteSource implements FileByteSource {
+  constructor(
+    private readonly handle: FileHandle,
+    readonly size: number,
+  ) {}
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    assertRange(offset, length, this.size);
+    // A fresh, unpooled buffer per read: callers may transfer it to a worker thread.
+    const buffer = new Uint8Array(length);
+    let filled = 0;
+    while (filled < length) {
+      const { bytesRead } = await this.handle.read(buffer, filled, length - filled, offset + filled);
+      if (bytesRead === 0) throw new Error(`unexpected end of file at ${offset + filled} (size ${this.size})`);
+      filled += bytesRead;
+    }
+    return buffer;
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}

@@ -1,0 +1,15 @@
+/** `POST /v1/packages`: publish from an upload, a GitHub release or a marketplace. */
+import { publishFromSource } from '#services/sources.ts';
+import { apiHandler } from '#shared/api-handler.ts';
+import { jsonResponse } from '#shared/http-response.ts';
+import { callerOf } from '#shared/middleware/authenticate.ts';
+import { presentPackage } from './present.ts';
+import { PublishBody } from './schemas.ts';
+
+export const handler = apiHandler(
+  { scope: 'packages:write', idempotent: true, body: PublishBody },
+  async ({ body, event, now }) => {
+    const result = await publishFromSource(body, callerOf(event), now);
+    return jsonResponse(result.created ? 201 : 200, presentPackage(result.package));
+  },
+);

@@ -1,0 +1,44 @@
+/** Catalog records as the API returns them (snake_case, Dify's convention). */
+import type { PackageSource } from './policy.ts';
+
+export type SourceRef =
+  | { type: 'package'; upload_id?: string; filename?: string; drop_key?: string }
+  | { type: 'github'; repo: string; release: string; asset: string }
+  | { type: 'marketplace'; unique_identifier: string; marketplace_url: string };
+
+export interface PackageSignature {
+  status: 'verified' | 'unsigned' | 'invalid';
+  key_id?: string;
+  signed_at?: string;
+  authorized_category?: string;
+}
+
+export interface PackageRecord {
+  unique_identifier: string;
+  plugin_id: string;
+  version: string;
+  checksum: string;
+  sha256: string;
+  size: number;
+  manifest: Record<string, unknown>;
+  signature: PackageSignature;
+  source: SourceRef;
+  dependencies: unknown[];
+  storage_key: string;
+  published_at: string;
+}
+
+export interface PluginSummary {
+  plugin_id: string;
+  latest_version: string | null;
+  versions_count: number;
+}
+
+export function sourceKind(source: SourceRef): PackageSource {
+  return source.type;
+}
+
+/** S3 key of the immutable, content-addressed package bytes. */
+export function packageStorageKey(sha256: string): string {
+  return `packages/sha256/${sha256}.difypkg`;
+}

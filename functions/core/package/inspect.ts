@@ -1,0 +1,168 @@
+/**
+ * `inspectPackage`: the single entry point that turns an untrusted `.difypkg` into facts the rest
+ * of pluginops relies on (identifier, manifest, signature). The API upload handler, the drop-folder
+ * task, the CLI and the tests all go through it.
+ */
+
+import { type FieldError, InvalidManifestError, InvalidPackageError } from '#core/errors.ts';
+import { type Manifest, parseManifest } from '#core/manifest.ts';
+import { formatUniqueIdentifier, pluginIdOf } from '#core/unique-identifier.ts';
+import { type ArchiveContents, MANIFEST_FILE, readArchive } from './archive.ts';
+import type { ByteSource } from './byte-source.ts';
+import { computeDifyChecksum } from './checksum.ts';
+import { type PackageLimits, resolvePackageLimits } from './limits.ts';
+import { sha256OfSource } from './raw-sha256.ts';
+import { type Keyring, type SignatureResult, VERIFICATION_FILE, verifyPackageSignature } from './signature.ts';
+
+export interface InspectOptions {
+  /** Signers to check the signature against; an empty keyring makes every signature `invalid`. */
+  readonly keyring: Keyring;
+  /** Overrides of {@link DEFAULT_PACKAGE_LIMITS}. */
+  readonly limits?: Partial<PackageLimits>;
+  /** Tuning: hash raw bytes on a worker thread from this size (see `raw-sha256.ts`). */
+  readonly workerThresholdBytes?: number;
+}
+
+export interface InspectedPackage {
+  /** `author/name:version@checksum`, exactly as Dify computes it for the same file. */
+  readonly uniqueIdentifier: string;
+  /** `author/name`. */
+  readonly pluginId: string;
+  readonly version: string;
+  /** Dify's checksum (hex SHA-256 over sorted name and content digests). */
+  readonly checksum: string;
+  /** Hex SHA-256 of the package file: its content address in storage. */
+  readonly sha256: string;
+  /** Package size in bytes. */
+  readonly size: number;
+  /** Number of entries (files) in the archive. */
+  readonly entries: number;
+  /** Sum of the inflated entry sizes. */
+  readonly unpackedSize: number;
+  readonly manifest: Manifest;
+  readonly signature: SignatureResult;
+}
+
+/** `.verification.dify.json` is a one-line JSON object; anything larger is not Dify's. */
+const MAX_VERIFICATION_FILE_BYTES = 64 * 1024;
+
+/**
+ * Reads the package once (streaming, never the whole file in memory) and checks it: archive
+ * safety and size caps, required files, the manifest schema, that the icon(s) and every declared
+ * plugin file exist, then computes Dify's checksum and verifies the signature. The raw SHA-256 is
+ * computed concurrently.
+ *
+ * A bad or missing signature does not fail inspection: `signature.status` reports it and the
+ * tenant policy decides.
+ *
+ * @throws PackageTooLargeError (`package-too-large`), UnsafeArchiveError (`unsafe-archive`),
+ *   InvalidPackageError (`invalid-package`), InvalidManifestError (`invalid-manifest`). A failing
+ *   `source.read` is rethrown unchanged.
+ * @example
+ * const pkg = await inspectPackage(byteSourceFromBuffer(body), { keyring });
+ * pkg.uniqueIdentifier // 'langgenius/demo:0.0.1@3f5a…'
+ */
+export async function inspectPackage(source: ByteSource, options: InspectOptions): Promise<InspectedPackage> {
+  const limits = resolvePackageLimits(options.limits);
+  const abort = new AbortController();
+  const rawHash = sha256OfSource(source, {
+    signal: abort.signal,
+    ...(options.workerThresholdBytes === undefined ? {} : { workerThresholdBytes: options.workerThresholdBytes }),
+  });
+  // Attach a handler now: if the archive pass fails first, the aborted hash must not surface as an
+  // unhandled rejection.
+  rawHash.catch(() => undefined);
+
+  let archive: ArchiveContents;
+  let manifest: Manifest;
+  try {
+    archive = await readArchive(source, {
+      limits,
+      collect: (name, size) =>
+        name === MANIFEST_FILE || (name === VERIFICATION_FILE && size <= MAX_VERIFICATION_FILE_BYTES),
+    });
+    const verification = archive.entries.find((entry) => entry.name === VERIFICATION_FILE);
+    if (verification !== undefined && verification.content === undefined) {
+      throw new InvalidPackageError(`${VERIFICATION_FILE} is larger than ${MAX_VERIFICATION_FILE_BYTES} bytes.`);
+    }
+    manifest = parseManifest(decodeManifest(contentOf(archive, MANIFEST_FILE)));
+    checkReferencedFiles(manifest, new Set(archive.entries.map((entry) => entry.name)));
+  } catch (error) {
+    abort.abort();
+    throw error;
+  }
+
+  const checksum = computeDifyChecksum(archive.entries);
+  const signature = verifyPackageSignature(
+    {
+      comment: archive.comment,
+      digests: archive.entries.map((entry) => entry.sha256),
+      ...withVerificationFile(contentOf(archive, VERIFICATION_FILE)),
+    },
+    options.keyring,
+  );
+  const { author, name, version } = manifest;
+  return {
+    uniqueIdentifier: formatUniqueIdentifier({ author, name, version, checksum }),
+    pluginId: pluginIdOf({ author, name }),
+    version,
+    checksum,
+    sha256: await rawHash,
+    size: source.size,
+    entries: archive.entries.length,
+    unpackedSize: archive.unpackedSize,
+    manifest,
+    signature,
+  };
+}
+
+function contentOf(archive: ArchiveContents, name: string): Buffer | undefined {
+  return archive.entries.find((entry) => entry.name === name)?.content;
+}
+
+function withVerificationFile(content: Buffer | undefined): { verificationFile?: Buffer } {
+  return content === undefined ? {} : { verificationFile: content };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function decodeManifest(content: Buffer | undefined): string {
+  if (content === undefined) throw new InvalidPackageError(`The package has no ${MANIFEST_FILE} at its root.`);
+  try {
+    return utf8.decode(content);
+  } catch {
+    throw new InvalidManifestError(`${MANIFEST_FILE} is not valid UTF-8 text.`, {
+      errors: [{ path: '(root)', message: 'must be UTF-8 text' }],
+    });
+  }
+}
+
+const PLUGIN_FILE_KINDS = ['tools', 'models', 'endpoints', 'agent_strategies', 'datasources', 'triggers'] as const;
+
+/**
+ * The icon (and dark icon) must exist under `_assets/` — Dify resolves `icon: icon.svg` to
+ * `_assets/icon.svg` — and every declaration file listed under `plugins.*` must exist at the exact
+ * path given (Dify opens it by that path; no normalization).
+ */
+function checkReferencedFiles(manifest: Manifest, names: ReadonlySet<string>): void {
+  const errors: FieldError[] = [];
+  const icons = [
+    ['icon', manifest.icon],
+    ['icon_dark', manifest.icon_dark],
+  ] as const;
+  for (const [path, icon] of icons) {
+    if (icon === undefined || icon === null) continue;
+    if (!names.has(`_assets/${icon}`)) {
+      errors.push({ path, message: `_assets/${icon} does not exist in the package` });
+    }
+  }
+  for (const kind of PLUGIN_FILE_KINDS) {
+    (manifest.plugins[kind] ?? []).forEach((file, index) => {
+      if (!names.has(file)) errors.push({ path: `plugins.${kind}.${index}`, message: `${file} does not exist in the package` });
+    });
+  }
+  if (errors.length > 0) {
+    const summary = errors.map((e) => `${e.path}: ${e.message}`).join('; ');
+    throw new InvalidManifestError(`manifest.yaml references missing files: ${summary}.`, { errors });
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Drop folder: S3 "Object Created" events (EventBridge on AWS, the local S3 server's events
+ * locally) for keys under `drop/`. `drop/catalog/…` publishes to the catalog as an operator;
+ * `drop/tenants/<tenant_id>/…` publishes under that tenant's policy. Every dropped file gets a
+ * report at `drop-results/<same key>.json`, failures included; the dropped file is never deleted.
+ * Duplicate events are harmless: the same bytes resolve to the same catalog entry.
+ */
+import type { EventBridgeEvent } from 'aws-lambda';
+import { findTenant } from '#adapters/dynamo/tenants.ts';
+import { downloadObjectToFile, putJson } from '#adapters/s3/blob-store.ts';
+import { withTempFile } from '#adapters/temp-file.ts';
+import { InvalidPackageError, NotFoundError, toProblem } from '#core/errors.ts';
+import { publishPackageFile } from '#services/publish.ts';
+import { MAX_PACKAGE_BYTES } from '#services/sources.ts';
+import { logger } from '#shared/logger.ts';
+
+export interface ObjectCreatedDetail {
+  bucket: { name: string };
+  object: { key: string; size?: number; etag?: string };
+}
+
+export type ObjectCreatedEvent = EventBridgeEvent<'Object Created', ObjectCreatedDetail>;
+
+export interface DropReport {
+  status: 'published' | 'already_published' | 'failed';
+  source_key: string;
+  unique_identifier?: string;
+  deployment_id?: string;
+  problem?: ReturnType<typeof toProblem>;
+  processed_at: string;
+}
+
+type DropTarget = { kind: 'catalog' } | { kind: 'tenant'; tenantId: string };
+
+/** Where a drop key points, or `undefined` for keys that are not drops (folder markers, others). */
+export function parseDropKey(key: string): DropTarget | undefined {
+  if (key.endsWith('/')) return undefined;
+  if (/^drop\/catalog\/.+/.test(key)) return { kind: 'catalog' };
+  const tenant = /^drop\/tenants\/([a-z0-9][a-z0-9_-]{0,62})\/.+/.exec(key);
+  if (tenant?.[1] !== undefined) return { kind: 'tenant', tenantId: tenant[1] };
+  if (key.startsWith('drop/')) return { kind: 'catalog' };
+  return undefined;
+}
+
+export function reportKeyFor(key: string): string {
+  return `drop-results/${key}.json`;
+}
+
+async function processDrop(key: string, target: DropTarget, now: Date): Promise<DropReport> {
+  if (!key.toLowerCase().endsWith('.difypkg')) {
+    throw new InvalidPackageError('Only .difypkg files are published from the drop folder.');
+  }
+  if (target.kind === 'tenant' && (await findTenant(target.tenantId)) === undefined) {
+    throw new NotFoundError(`Tenant "${target.tenantId}" does not exist.`);
+  }
+  const caller = { tenantId: target.kind === 'tenant' ? target.tenantId : null };
+  return withTempFile('drop.difypkg', async (file) => {
+    await downloadObjectToFile(key, file, MAX_PACKAGE_BYTES);
+    const result = await publishPackageFile(file, { type: 'package', drop_key: key }, caller, now);
+    return {
+      status: result.created ? 'published' : 'already_published',
+      source_key: key,
+      unique_identifier: result.package.unique_identifier,
+      processed_at: now.toISOString(),
+    };
+  });
+}
+
+export async function handler(event: ObjectCreatedEvent): Promise<DropReport | undefined> {
+  const key = event.detail.object.key;
+  const target = parseDropKey(key);
+  if (target === undefined) return undefined;
+  const now = new Date();
+  let report: DropReport;
+  try {
+    report = await processDrop(key, target, now);
+  } catch (error) {
+    const problem = toProblem(error, key);
+    if (problem.status >= 500) logger.error('drop failed', { key, error: error as Error });
+    report = { status: 'failed', source_key: key, problem, processed_at: now.toISOString() };
+  }
+  await putJson(reportKeyFor(key), report);
+  logger.info('drop processed', { key, status: report.status, unique_identifier: report.unique_identifier });
+  return report;
+}

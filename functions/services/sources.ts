@@ -1,0 +1,88 @@
+/**
+ * Brings a package from its source to a local file, then hands it to `publishPackageFile`.
+ * Downloads are size-capped while streaming, so a lying source cannot fill the disk.
+ */
+import { writeFile } from 'node:fs/promises';
+import type { Caller } from '#adapters/dynamo/api-keys.ts';
+import { findUploadSession } from '#adapters/dynamo/uploads.ts';
+import { createGithubClient } from '#adapters/github-client.ts';
+import { createMarketplaceClient } from '#adapters/marketplace-client.ts';
+import { downloadObjectToFile } from '#adapters/s3/blob-store.ts';
+import { withTempFile } from '#adapters/temp-file.ts';
+import { InvalidPackageError, NotFoundError, PackageTooLargeError } from '#core/errors.ts';
+import { DEFAULT_PACKAGE_LIMITS } from '#core/package/limits.ts';
+import { getConfig } from '#shared/config.ts';
+import { type PublishResult, publishPackageFile } from './publish.ts';
+
+export const MAX_PACKAGE_BYTES = DEFAULT_PACKAGE_LIMITS.maxPackageBytes;
+
+export type PublishRequest =
+  | { source: 'package'; upload_id: string }
+  | { source: 'github'; repo: string; release: string; asset: string }
+  | { source: 'marketplace'; unique_identifier: string };
+
+export async function publishFromSource(
+  request: PublishRequest,
+  caller: Caller,
+  now: Date,
+): Promise<PublishResult> {
+  const config = getConfig();
+  return withTempFile('package.difypkg', async (file) => {
+    switch (request.source) {
+      case 'package': {
+        const session = await findUploadSession(request.upload_id);
+        // Sessions of other tenants are indistinguishable from missing ones.
+        if (session === undefined || session.tenant_id !== caller.tenantId) {
+          throw new NotFoundError(`Upload "${request.upload_id}" does not exist.`);
+        }
+        const size = await downloadObjectToFile(session.object_key, file, MAX_PACKAGE_BYTES);
+        if (size !== session.size) {
+          throw new InvalidPackageError(`The upload has ${size} bytes; ${session.size} were announced.`);
+        }
+        return publishPackageFile(
+          file,
+          { type: 'package', upload_id: session.upload_id, filename: session.filename },
+          caller,
+          now,
+        );
+      }
+      case 'github': {
+        const github = createGithubClient({ apiUrl: config.githubApiUrl, token: config.githubToken });
+        await github.downloadReleaseAsset(request, file, { maxBytes: MAX_PACKAGE_BYTES });
+        return publishPackageFile(
+          file,
+          { type: 'github', repo: request.repo, release: request.release, asset: request.asset },
+          caller,
+          now,
+        );
+      }
+      case 'marketplace': {
+        const marketplace = createMarketplaceClient({ baseUrl: config.marketplaceUrl, token: config.marketplaceToken });
+        await marketplace.downloadPackage(request.unique_identifier, file, { maxBytes: MAX_PACKAGE_BYTES });
+        return publishPackageFile(
+          file,
+          { type: 'marketplace', unique_identifier: request.unique_identifier, marketplace_url: config.marketplaceUrl },
+          caller,
+          now,
+          { expectUniqueIdentifier: request.unique_identifier },
+        );
+      }
+    }
+  });
+}
+
+/** `POST /v1/packages:raw`: the body itself is the package (≤ 6 MiB, Lambda's payload limit). */
+export const MAX_RAW_BYTES = 6 * 1024 * 1024;
+
+export async function publishFromBytes(bytes: Buffer, caller: Caller, now: Date): Promise<PublishResult> {
+  if (bytes.length > MAX_RAW_BYTES) {
+    throw new PackageTooLargeError(
+      `Raw publishing accepts up to ${MAX_RAW_BYTES} bytes; use POST /v1/uploads for larger packages.`,
+    );
+  }
+  if (bytes.length === 0) throw new InvalidPackageError('The request body is empty; send the .difypkg bytes.');
+  return withTempFile('package.difypkg', async (file) => {
+    await writeFile(file, bytes);
+    return publishPackageFile(file, { type: 'package' }, caller, now);
+  });
+}

@@ -1,0 +1,77 @@
+/**
+ * `Idempotency-Key` support through Powertools' DynamoDB persistence layer. The key is scoped by
+ * route, path and caller, so two tenants can use the same header value; the body is the payload
+ * checked on replay (same key + other body → 422 `idempotency-key-reused`). Without the header
+ * the request simply runs. Errors are never cached: Powertools deletes the in-progress record
+ * in `onError`, and the problem middleware (outside this one) then shapes the response.
+ */
+import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
+import { makeHandlerIdempotent } from '@aws-lambda-powertools/idempotency/middleware';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { dynamoClient } from '#adapters/dynamo/client.ts';
+import { ProblemError } from '#core/errors.ts';
+import { getConfig } from '#shared/config.ts';
+
+const KEY_EXPRESSION =
+  'headers."idempotency-key" && [requestContext.routeKey, rawPath, requestContext.authorizer.pluginops.key_id, headers."idempotency-key"]';
+
+let persistence: DynamoDBPersistenceLayer | undefined;
+
+function persistenceStore(): DynamoDBPersistenceLayer {
+  persistence ??= new DynamoDBPersistenceLayer({
+    tableName: getConfig().idempotencyTable,
+    awsSdkV3Client: dynamoClient(),
+  });
+  return persistence;
+}
+
+type Middleware = MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>;
+
+function assertKeyShape(event: APIGatewayProxyEventV2): void {
+  const key = event.headers?.['idempotency-key'];
+  if (key !== undefined && !/^[\x21-\x7e]{1,255}$/.test(key)) {
+    throw new ProblemError('validation-failed', 'Idempotency-Key must be 1–255 visible ASCII characters.', {
+      errors: [{ path: 'headers.idempotency-key', message: 'invalid' }],
+    });
+  }
+}
+
+export function idempotency(): Middleware {
+  const inner = makeHandlerIdempotent({
+    persistenceStore: persistenceStore(),
+    config: new IdempotencyConfig({
+      eventKeyJmesPath: KEY_EXPRESSION,
+      payloadValidationJmesPath: 'body',
+      expiresAfterSeconds: 24 * 60 * 60,
+      throwOnNoIdempotencyKey: false,
+    }),
+  }) as unknown as Required<Middleware>;
+  return {
+    before: async (request) => {
+      assertKeyShape(request.event);
+      try {
+        return await inner.before(request);
+      } catch (error) {
+        throw translate(error);
+      }
+    },
+    after: inner.after,
+    onError: inner.onError,
+  };
+}
+
+function translate(error: unknown): unknown {
+  const name = (error as { name?: string }).name;
+  if (name === 'IdempotencyValidationError') {
+    return new ProblemError(
+      'idempotency-key-reused',
+      'This Idempotency-Key was already used with a different request body.',
+    );
+  }
+  if (name === 'IdempotencyAlreadyInProgressError') {
+    return new ProblemError('idempotency-in-progress', 'A request with this Idempotency-Key is still running; retry later.');
+  }
+  return error;
+}
