@@ -78,19 +78,7 @@ export async function downloadToFile(
     const meter = new SizeMeter(options.maxBytes, source);
     const file = createWriteStream(destPath, { flags: 'w', mode: 0o600 });
     fileOpened = true;
-    let localFailure: unknown;
-    file.once('error', (error) => {
-      localFailure = error;
-    });
-    try {
-      await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), meter, file, {
-        signal,
-      });
-    } catch (error) {
-      // Disk errors are ours (a 500), not the upstream's; everything else on the wire is upstream.
-      if (localFailure !== undefined) throw localFailure;
-      throw error;
-    }
+    await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), meter, file, { signal });
     if (options.expectedSize !== undefined && meter.size !== options.expectedSize) {
       throw upstreamFailed(
         `${source} sent ${meter.size} bytes but declared ${options.expectedSize}; the download is incomplete or altered.`,
