@@ -59,8 +59,6 @@ export type PluginKind = (typeof PLUGIN_KINDS)[number];
 /** Kinds that must be the only kind in a manifest (Dify's `ManifestValidate`). */
 const STANDALONE_KINDS: readonly PluginKind[] = ['models', 'agent_strategies', 'datasources', 'triggers'];
 
-export const SIGNATURE_CATEGORIES = ['langgenius', 'partner', 'community'] as const;
-
 const versionString = z
   .string()
   .regex(DIFY_VERSION_PATTERN, 'must be a version like 1.2.3 (^\\d{1,4}(\\.\\d{1,4}){2}(-\\w{1,16})?$)');

@@ -1,0 +1,59 @@
+/** `pluginops keygen`: an RSA key pair for signing packages, as `dify signature generate` makes. */
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { type CliIo, printFields, printJson } from '#cli/output.ts';
+import { writeFileAtomically } from '#cli/user-files.ts';
+import { generateSigningKeyPair } from '#core/package/sign.ts';
+
+interface KeygenOptions {
+  outDir: string;
+  name: string;
+  bits: number;
+  force: boolean;
+  json: boolean;
+}
+
+const KEY_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+export function keygenCommand(io: CliIo): Command {
+  return new Command('keygen')
+    .description(
+      'Generate an RSA key pair for signing packages: <name>.private.pem (0600) and <name>.public.pem',
+    )
+    .option('--out-dir <dir>', 'directory for the key files', '.')
+    .option('--name <name>', 'base name of the key files', parseKeyName, 'pluginops')
+    .addOption(new Option('--bits <bits>', 'RSA modulus length').default(4096).argParser(parseBits))
+    .option('--force', 'overwrite existing key files', false)
+    .option('--json', 'print the file paths as JSON', false)
+    .action(async (options: KeygenOptions) => {
+      const { privateKeyPem, publicKeyPem } = await generateSigningKeyPair(options.bits);
+      const privatePath = resolve(options.outDir, `${options.name}.private.pem`);
+      const publicPath = resolve(options.outDir, `${options.name}.public.pem`);
+      const exclusive = !options.force;
+      await writeFileAtomically(privatePath, privateKeyPem, { mode: 0o600, exclusive, field: 'name' });
+      await writeFileAtomically(publicPath, publicKeyPem, { mode: 0o644, exclusive, field: 'name' });
+      if (options.json) {
+        printJson(io, { private_key: privatePath, public_key: publicPath, bits: options.bits });
+      } else {
+        printFields(io, [
+          ['private_key', privatePath],
+          ['public_key', publicPath],
+          ['bits', options.bits],
+        ]);
+      }
+    });
+}
+
+function parseKeyName(value: string): string {
+  if (!KEY_NAME.test(value))
+    throw new InvalidArgumentError('use 1-64 letters, digits, dots, dashes or underscores.');
+  return value;
+}
+
+function parseBits(value: string): number {
+  const bits = Number(value);
+  if (!Number.isInteger(bits) || bits < 2048 || bits > 16384 || bits % 8 !== 0) {
+    throw new InvalidArgumentError('use a multiple of 8 between 2048 and 16384.');
+  }
+  return bits;
+}
