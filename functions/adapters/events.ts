@@ -19,7 +19,11 @@ export type EventType =
 
 let client: EventBridgeClient | undefined;
 
-export async function publishEvent(detailType: EventType, detail: Record<string, unknown>, now = new Date()): Promise<void> {
+export async function publishEvent(
+  detailType: EventType,
+  detail: Record<string, unknown>,
+  now = new Date(),
+): Promise<void> {
   const bus = process.env.PLUGINOPS_EVENT_BUS;
   const file = process.env.PLUGINOPS_EVENTS_FILE;
   logger.info('event', { event: detailType, detail });
@@ -27,12 +31,25 @@ export async function publishEvent(detailType: EventType, detail: Record<string,
     client ??= new EventBridgeClient({});
     await client.send(
       new PutEventsCommand({
-        Entries: [{ EventBusName: bus, Source: 'pluginops', DetailType: detailType, Detail: JSON.stringify(detail), Time: now }],
+        Entries: [
+          {
+            EventBusName: bus,
+            Source: 'pluginops',
+            DetailType: detailType,
+            Detail: JSON.stringify(detail),
+            Time: now,
+          },
+        ],
       }),
     );
   }
   if (file) {
-    const line = JSON.stringify({ source: 'pluginops', 'detail-type': detailType, time: now.toISOString(), detail });
+    const line = JSON.stringify({
+      source: 'pluginops',
+      'detail-type': detailType,
+      time: now.toISOString(),
+      detail,
+    });
     await appendFile(file, `${line}\n`);
   }
 }

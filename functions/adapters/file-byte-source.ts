@@ -38,7 +38,8 @@ class FileHandleByteSource implements FileByteSource {
     let filled = 0;
     while (filled < length) {
       const { bytesRead } = await this.handle.read(buffer, filled, length - filled, offset + filled);
-      if (bytesRead === 0) throw new Error(`unexpected end of file at ${offset + filled} (size ${this.size})`);
+      if (bytesRead === 0)
+        throw new Error(`unexpected end of file at ${offset + filled} (size ${this.size})`);
       filled += bytesRead;
     }
     return buffer;

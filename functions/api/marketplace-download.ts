@@ -11,7 +11,8 @@ import { MarketplaceDownloadQuery } from './schemas.ts';
 
 export const handler = apiHandler({ scope: 'read', query: MarketplaceDownloadQuery }, async ({ query }) => {
   const record = await findPackage(query.unique_identifier);
-  if (record === undefined) throw new NotFoundError(`Package ${query.unique_identifier} is not in the catalog.`);
+  if (record === undefined)
+    throw new NotFoundError(`Package ${query.unique_identifier} is not in the catalog.`);
   return {
     statusCode: 302,
     headers: { location: await presignGet(record.storage_key, 300), 'cache-control': 'no-store' },

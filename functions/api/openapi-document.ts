@@ -32,7 +32,11 @@ const OPERATIONS: Record<RouteHandlerName, Operation> = {
   'packages-publish-raw': { rawBody: true, responses: { 200: s.Package, 201: s.Package } },
   'packages-get': { params: s.PackageParams, responses: { 200: s.Package } },
   'plugins-list': { query: s.PluginsQuery, responses: { 200: s.pageOf(s.PluginSummary) } },
-  'plugin-versions-list': { params: s.PluginParams, query: s.ListQuery, responses: { 200: s.pageOf(s.Package) } },
+  'plugin-versions-list': {
+    params: s.PluginParams,
+    query: s.ListQuery,
+    responses: { 200: s.pageOf(s.Package) },
+  },
   'marketplace-download': { query: s.MarketplaceDownloadQuery, responses: { 302: null } },
 };
 
@@ -88,7 +92,9 @@ export function buildOpenApiDocument(serverUrl?: string): Record<string, unknown
     if (operation.rawBody) {
       entry.requestBody = {
         required: true,
-        content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/zip' } } },
+        content: {
+          'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/zip' } },
+        },
       };
     }
     paths[route.path] ??= {};

@@ -8,6 +8,7 @@ import { PackageParams } from './schemas.ts';
 
 export const handler = apiHandler({ scope: 'read', params: PackageParams }, async ({ params }) => {
   const record = await findPackage(params.unique_identifier);
-  if (record === undefined) throw new NotFoundError(`Package ${params.unique_identifier} is not in the catalog.`);
+  if (record === undefined)
+    throw new NotFoundError(`Package ${params.unique_identifier} is not in the catalog.`);
   return jsonResponse(200, presentPackage(record));
 });

@@ -9,7 +9,10 @@ import { presentPackage } from './present.ts';
 export const handler = apiHandler({ scope: 'packages:write', idempotent: true }, async ({ event, now }) => {
   const contentType = (event.headers?.['content-type'] ?? '').toLowerCase();
   if (!contentType.startsWith('application/octet-stream')) {
-    throw new ProblemError('unsupported-media-type', 'Send the package as Content-Type: application/octet-stream.');
+    throw new ProblemError(
+      'unsupported-media-type',
+      'Send the package as Content-Type: application/octet-stream.',
+    );
   }
   const bytes = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'binary');
   const result = await publishFromBytes(bytes, callerOf(event), now);

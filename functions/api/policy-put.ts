@@ -19,4 +19,3 @@ export const handler = apiHandler(
     return jsonResponse(200, { ...effectivePolicy(defaults, stored), inherited });
   },
 );
-

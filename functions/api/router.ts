@@ -6,7 +6,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { NotFoundError } from '#core/errors.ts';
 import { problemResponse } from '#shared/http-response.ts';
-import { ROUTES, type RouteDefinition, routeKey } from './routes.ts';
+import { ROUTES, type RouteDefinition, type RouteHandlerName, routeKey } from './routes.ts';
 
 export type ApiHandler = (
   event: APIGatewayProxyEventV2,
@@ -14,12 +14,39 @@ export type ApiHandler = (
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
 const routesByKey = new Map<string, RouteDefinition>(ROUTES.map((route) => [routeKey(route), route]));
+
+type HandlerModule = Promise<{ handler: ApiHandler }>;
+
+/**
+ * Static loaders, one per handler file: bundlers see every import, and the `Record` type makes a
+ * route without a handler (or a stale handler) a compile error.
+ */
+const LOADERS: Record<RouteHandlerName, () => HandlerModule> = {
+  health: () => import('./health.ts'),
+  openapi: () => import('./openapi.ts'),
+  'tenants-create': () => import('./tenants-create.ts'),
+  'tenants-get': () => import('./tenants-get.ts'),
+  'keys-create': () => import('./keys-create.ts'),
+  'keys-revoke': () => import('./keys-revoke.ts'),
+  'policy-get': () => import('./policy-get.ts'),
+  'policy-put': () => import('./policy-put.ts'),
+  'signers-create': () => import('./signers-create.ts'),
+  'signers-list': () => import('./signers-list.ts'),
+  'uploads-create': () => import('./uploads-create.ts'),
+  'packages-publish': () => import('./packages-publish.ts'),
+  'packages-publish-raw': () => import('./packages-publish-raw.ts'),
+  'packages-get': () => import('./packages-get.ts'),
+  'plugins-list': () => import('./plugins-list.ts'),
+  'plugin-versions-list': () => import('./plugin-versions-list.ts'),
+  'marketplace-download': () => import('./marketplace-download.ts'),
+};
+
 const handlers = new Map<string, Promise<ApiHandler>>();
 
-function loadHandler(name: string): Promise<ApiHandler> {
+function loadHandler(name: RouteHandlerName): Promise<ApiHandler> {
   let pending = handlers.get(name);
   if (pending === undefined) {
-    pending = import(`./${name}.ts`).then((module: { handler: ApiHandler }) => module.handler);
+    pending = LOADERS[name]().then((module) => module.handler);
     handlers.set(name, pending);
   }
   return pending;
@@ -33,7 +60,7 @@ export async function dispatchApiEvent(
   if (route === undefined) {
     return problemResponse(new NotFoundError(`No route ${event.routeKey}.`), event.rawPath);
   }
-  const handler = await loadHandler(route.handler);
+  const handler = await loadHandler(route.handler as RouteHandlerName);
   return handler(event, context);
 }
 

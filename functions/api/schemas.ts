@@ -4,8 +4,8 @@
  */
 import { z } from 'zod';
 import { SCOPES } from '#core/api-keys.ts';
-import { isUniqueIdentifier } from '#core/unique-identifier.ts';
 import { SOURCES, TenantPolicyPatchSchema, TenantPolicySchema } from '#core/policy.ts';
+import { isUniqueIdentifier } from '#core/unique-identifier.ts';
 
 export const TenantId = z
   .string()
@@ -29,7 +29,11 @@ export const CreateTenantBody = z.strictObject({
   tenant_id: TenantId,
   display_name: z.string().min(1).max(200).optional(),
 });
-export const Tenant = z.object({ tenant_id: z.string(), display_name: z.string().nullable(), created_at: z.string() });
+export const Tenant = z.object({
+  tenant_id: z.string(),
+  display_name: z.string().nullable(),
+  created_at: z.string(),
+});
 
 export const CreateKeyBody = z.strictObject({
   scopes: z
@@ -123,7 +127,10 @@ export const PluginSummary = z.object({
 export const PluginParams = z.strictObject({ author: Author, name: PluginName });
 export const MarketplaceDownloadQuery = z.strictObject({ unique_identifier: UniqueIdentifier });
 
-export const Health = z.object({ status: z.literal('ok'), local: z.record(z.string(), z.unknown()).optional() });
+export const Health = z.object({
+  status: z.literal('ok'),
+  local: z.record(z.string(), z.unknown()).optional(),
+});
 
 export function pageOf<T extends z.ZodType>(item: T) {
   return z.object({ items: z.array(item), next_cursor: z.string().nullable() });

@@ -5,11 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import { createUploadSession } from '#adapters/dynamo/uploads.ts';
 import { presignPut } from '#adapters/s3/blob-store.ts';
-import { callerOf } from '#shared/middleware/authenticate.ts';
 import { PackageTooLargeError } from '#core/errors.ts';
 import { MAX_PACKAGE_BYTES } from '#services/sources.ts';
 import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
+import { callerOf } from '#shared/middleware/authenticate.ts';
 import { CreateUploadBody } from './schemas.ts';
 
 const URL_TTL_SECONDS = 15 * 60;
@@ -18,7 +18,9 @@ export const handler = apiHandler(
   { scope: 'packages:write', idempotent: true, body: CreateUploadBody },
   async ({ body, event, now }) => {
     if (body.size > MAX_PACKAGE_BYTES) {
-      throw new PackageTooLargeError(`Packages are limited to ${MAX_PACKAGE_BYTES} bytes; this one has ${body.size}.`);
+      throw new PackageTooLargeError(
+        `Packages are limited to ${MAX_PACKAGE_BYTES} bytes; this one has ${body.size}.`,
+      );
     }
     const caller = callerOf(event);
     const uploadId = `up_${randomBytes(12).toString('base64url')}`;

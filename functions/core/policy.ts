@@ -61,14 +61,25 @@ export type TenantPolicyPatch = z.infer<typeof TenantPolicyPatchSchema>;
 /** Everything a plugin may ask for: the default ceiling. */
 export const FULL_PERMISSION_CEILING: PermissionCeiling = {
   tool: { enabled: true },
-  model: { enabled: true, llm: true, text_embedding: true, rerank: true, tts: true, speech2text: true, moderation: true },
+  model: {
+    enabled: true,
+    llm: true,
+    text_embedding: true,
+    rerank: true,
+    tts: true,
+    speech2text: true,
+    moderation: true,
+  },
   node: { enabled: true },
   endpoint: { enabled: true },
   app: { enabled: true },
   storage: { enabled: true, size: 1073741824 },
 };
 
-export function stageDefaultPolicy(options: { platformVersion: string; approvalRequired: boolean }): TenantPolicy {
+export function stageDefaultPolicy(options: {
+  platformVersion: string;
+  approvalRequired: boolean;
+}): TenantPolicy {
   return {
     require_signature: false,
     trusted_signers: [],
@@ -82,7 +93,10 @@ export function stageDefaultPolicy(options: { platformVersion: string; approvalR
 }
 
 /** Overlays stored tenant fields on the stage defaults. */
-export function effectivePolicy(defaults: TenantPolicy, stored: Partial<TenantPolicy> | undefined): TenantPolicy {
+export function effectivePolicy(
+  defaults: TenantPolicy,
+  stored: Partial<TenantPolicy> | undefined,
+): TenantPolicy {
   const merged: Record<string, unknown> = { ...defaults };
   for (const [name, value] of Object.entries(stored ?? {})) {
     if (value !== undefined && value !== null && name in defaults) merged[name] = value;
@@ -91,7 +105,10 @@ export function effectivePolicy(defaults: TenantPolicy, stored: Partial<TenantPo
 }
 
 /** Applies a PUT body to the stored fields: `null` drops the override. */
-export function applyPolicyPatch(stored: Partial<TenantPolicy>, patch: TenantPolicyPatch): Partial<TenantPolicy> {
+export function applyPolicyPatch(
+  stored: Partial<TenantPolicy>,
+  patch: TenantPolicyPatch,
+): Partial<TenantPolicy> {
   const next: Record<string, unknown> = { ...stored };
   for (const [name, value] of Object.entries(patch)) {
     if (value === null) delete next[name];
@@ -118,7 +135,10 @@ export function assertPublishAllowed(policy: TenantPolicy, check: PublishCheck):
   }
   if (!policy.require_signature) return;
   if (check.signature.status === 'unsigned') {
-    throw new ProblemError('signature-required', 'This tenant requires signed packages; the package is unsigned.');
+    throw new ProblemError(
+      'signature-required',
+      'This tenant requires signed packages; the package is unsigned.',
+    );
   }
   const trusted =
     check.signature.status === 'verified' &&

@@ -81,5 +81,7 @@ export async function handler(event: ObjectCreatedEvent): Promise<DropReport | u
   }
   await putJson(reportKeyFor(key), report);
   logger.info('drop processed', { key, status: report.status, unique_identifier: report.unique_identifier });
+  // A service fault (not the file's fault) is rethrown after the report so the event is retried.
+  if ((report.problem?.status ?? 0) >= 500) throw new Error(`drop of ${key} failed; retrying`);
   return report;
 }

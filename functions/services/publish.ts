@@ -11,7 +11,12 @@ import { getStoredPolicy } from '#adapters/dynamo/tenants.ts';
 import { publishEvent } from '#adapters/events.ts';
 import { openFileByteSource } from '#adapters/file-byte-source.ts';
 import { putFileOnce } from '#adapters/s3/blob-store.ts';
-import { type PackageRecord, type PackageSignature, packageStorageKey, type SourceRef } from '#core/catalog.ts';
+import {
+  type PackageRecord,
+  type PackageSignature,
+  packageStorageKey,
+  type SourceRef,
+} from '#core/catalog.ts';
 import { InvalidPackageError } from '#core/errors.ts';
 import { inspectPackage } from '#core/package/inspect.ts';
 import { assertPublishAllowed, effectivePolicy } from '#core/policy.ts';
@@ -40,7 +45,10 @@ export async function publishPackageFile(
     await byteSource.close();
   }
 
-  if (options.expectUniqueIdentifier !== undefined && inspected.uniqueIdentifier !== options.expectUniqueIdentifier) {
+  if (
+    options.expectUniqueIdentifier !== undefined &&
+    inspected.uniqueIdentifier !== options.expectUniqueIdentifier
+  ) {
     throw new InvalidPackageError(
       `The source answered ${inspected.uniqueIdentifier} for ${options.expectUniqueIdentifier}; nothing was published.`,
     );

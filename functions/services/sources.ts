@@ -57,11 +57,18 @@ export async function publishFromSource(
         );
       }
       case 'marketplace': {
-        const marketplace = createMarketplaceClient({ baseUrl: config.marketplaceUrl, token: config.marketplaceToken });
+        const marketplace = createMarketplaceClient({
+          baseUrl: config.marketplaceUrl,
+          token: config.marketplaceToken,
+        });
         await marketplace.downloadPackage(request.unique_identifier, file, { maxBytes: MAX_PACKAGE_BYTES });
         return publishPackageFile(
           file,
-          { type: 'marketplace', unique_identifier: request.unique_identifier, marketplace_url: config.marketplaceUrl },
+          {
+            type: 'marketplace',
+            unique_identifier: request.unique_identifier,
+            marketplace_url: config.marketplaceUrl,
+          },
           caller,
           now,
           { expectUniqueIdentifier: request.unique_identifier },
@@ -80,7 +87,8 @@ export async function publishFromBytes(bytes: Buffer, caller: Caller, now: Date)
       `Raw publishing accepts up to ${MAX_RAW_BYTES} bytes; use POST /v1/uploads for larger packages.`,
     );
   }
-  if (bytes.length === 0) throw new InvalidPackageError('The request body is empty; send the .difypkg bytes.');
+  if (bytes.length === 0)
+    throw new InvalidPackageError('The request body is empty; send the .difypkg bytes.');
   return withTempFile('package.difypkg', async (file) => {
     await writeFile(file, bytes);
     return publishPackageFile(file, { type: 'package' }, caller, now);

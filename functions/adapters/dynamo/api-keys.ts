@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { formatApiKey, hashApiKey, type Scope, SCOPES } from '#core/api-keys.ts';
+import { formatApiKey, hashApiKey, SCOPES, type Scope } from '#core/api-keys.ts';
 import { NotFoundError } from '#core/errors.ts';
 import { documentClientInstance, mainTableName } from './client.ts';
 import { isConditionalFailure } from './conditions.ts';
@@ -47,7 +47,12 @@ async function storeKey(
             ...(options.failIfExists ? { ConditionExpression: 'attribute_not_exists(PK)' } : {}),
           },
         },
-        { Put: { TableName: mainTableName(), Item: { ...keys.ownedKey(record.tenant_id, record.key_id), ...common } } },
+        {
+          Put: {
+            TableName: mainTableName(),
+            Item: { ...keys.ownedKey(record.tenant_id, record.key_id), ...common },
+          },
+        },
       ],
     }),
   );
@@ -60,7 +65,13 @@ export async function issueKey(
   now: Date,
 ): Promise<IssuedKey> {
   const key = formatApiKey(randomBytes(32));
-  const record = { key_id: newKeyId(), tenant_id: tenantId, scopes, description, created_at: now.toISOString() };
+  const record = {
+    key_id: newKeyId(),
+    tenant_id: tenantId,
+    scopes,
+    description,
+    created_at: now.toISOString(),
+  };
   await storeKey(key, record, { failIfExists: true });
   return { ...record, key };
 }
@@ -89,7 +100,11 @@ export async function registerOperatorKey(rawKey: string, description: string): 
 /** Resolves a presented key to its caller; unknown or revoked keys resolve to `undefined`. */
 export async function findCaller(rawKey: string): Promise<Caller | undefined> {
   const { Item } = await documentClientInstance().send(
-    new GetCommand({ TableName: mainTableName(), Key: keys.keyByHash(hashApiKey(rawKey)), ConsistentRead: true }),
+    new GetCommand({
+      TableName: mainTableName(),
+      Key: keys.keyByHash(hashApiKey(rawKey)),
+      ConsistentRead: true,
+    }),
   );
   if (Item === undefined || Item.revoked_at) return undefined;
   return { keyId: Item.key_id, tenantId: Item.tenant_id ?? null, scopes: Item.scopes ?? [] };
@@ -116,4 +131,3 @@ export async function revokeKey(tenantId: string, keyId: string, now: Date): Pro
     }),
   );
 }
-

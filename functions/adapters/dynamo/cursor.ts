@@ -22,7 +22,9 @@ export function encodeCursor(lastKey: LastKey | undefined, scope: string): strin
 export function decodeCursor(cursor: string | undefined, scope: string): LastKey | undefined {
   if (cursor === undefined || cursor === '') return undefined;
   const invalid = () =>
-    new ValidationError('The cursor is not valid for this list.', [{ path: 'cursor', message: 'invalid cursor' }]);
+    new ValidationError('The cursor is not valid for this list.', [
+      { path: 'cursor', message: 'invalid cursor' },
+    ]);
   const [payload, signature, extra] = cursor.split('.');
   if (payload === undefined || signature === undefined || extra !== undefined || cursor.length > 2048) {
     throw invalid();

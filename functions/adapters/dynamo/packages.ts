@@ -69,14 +69,22 @@ export async function putPackage(record: PackageRecord): Promise<PutPackageResul
           {
             Put: {
               TableName: table,
-              Item: { ...keys.blob(record.sha256), type: 'blob', unique_identifier: record.unique_identifier },
+              Item: {
+                ...keys.blob(record.sha256),
+                type: 'blob',
+                unique_identifier: record.unique_identifier,
+              },
               ConditionExpression: 'attribute_not_exists(PK)',
             },
           },
           {
             Put: {
               TableName: table,
-              Item: { ...keys.pluginVersion(record.plugin_id, sortKey, record.checksum), type: 'version', ...summary },
+              Item: {
+                ...keys.pluginVersion(record.plugin_id, sortKey, record.checksum),
+                type: 'version',
+                ...summary,
+              },
             },
           },
           {
@@ -106,7 +114,8 @@ export async function putPackage(record: PackageRecord): Promise<PutPackageResul
       failedTransactionItem(error) === 1
         ? await findPackageBySha256(record.sha256)
         : await findPackage(record.unique_identifier);
-    if (existing !== undefined && existing.sha256 === record.sha256) return { created: false, package: existing };
+    if (existing !== undefined && existing.sha256 === record.sha256)
+      return { created: false, package: existing };
     throw new ConflictError(
       `${record.unique_identifier} is already published from different bytes (sha256 ${existing?.sha256 ?? 'unknown'}); ` +
         'a unique identifier pins one build.',

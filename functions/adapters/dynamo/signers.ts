@@ -55,7 +55,10 @@ export async function listSigners(limit: number, cursor: string | undefined): Pr
       ExclusiveStartKey: decodeCursor(cursor, scope),
     }),
   );
-  return { items: (result.Items ?? []).map(toSigner), next_cursor: encodeCursor(result.LastEvaluatedKey, scope) };
+  return {
+    items: (result.Items ?? []).map(toSigner),
+    next_cursor: encodeCursor(result.LastEvaluatedKey, scope),
+  };
 }
 
 /** Every trusted signer: the keyring signatures are verified against. */

@@ -17,7 +17,12 @@ export async function createTenant(tenant: Tenant): Promise<Tenant> {
     await documentClientInstance().send(
       new PutCommand({
         TableName: mainTableName(),
-        Item: { ...keys.tenant(tenant.tenant_id), ...keys.tenantIndex(tenant.tenant_id), type: 'tenant', ...tenant },
+        Item: {
+          ...keys.tenant(tenant.tenant_id),
+          ...keys.tenantIndex(tenant.tenant_id),
+          type: 'tenant',
+          ...tenant,
+        },
         // A tenant id is claimed once; a second create must not overwrite the first.
         ConditionExpression: 'attribute_not_exists(PK)',
       }),
@@ -51,11 +56,21 @@ export async function getStoredPolicy(tenantId: string): Promise<Partial<TenantP
   return (Item?.policy as Partial<TenantPolicy> | undefined) ?? {};
 }
 
-export async function putStoredPolicy(tenantId: string, policy: Partial<TenantPolicy>, now: Date): Promise<void> {
+export async function putStoredPolicy(
+  tenantId: string,
+  policy: Partial<TenantPolicy>,
+  now: Date,
+): Promise<void> {
   await documentClientInstance().send(
     new PutCommand({
       TableName: mainTableName(),
-      Item: { ...keys.policy(tenantId), type: 'policy', tenant_id: tenantId, policy, updated_at: now.toISOString() },
+      Item: {
+        ...keys.policy(tenantId),
+        type: 'policy',
+        tenant_id: tenantId,
+        policy,
+        updated_at: now.toISOString(),
+      },
     }),
   );
 }

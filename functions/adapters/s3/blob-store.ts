@@ -2,11 +2,10 @@
  * The package bucket: presigned uploads, the immutable content-addressed store, drop-folder
  * reports. Module-scope client; the endpoint comes from `AWS_ENDPOINT_URL_S3` when set.
  */
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { stat, unlink } from 'node:fs/promises';
-import { Readable, Transform } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createReadStream } from 'node:fs';
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -50,7 +49,9 @@ export async function presignPut(
 }
 
 export async function presignGet(key: string, expiresInSeconds: number): Promise<string> {
-  return getSignedUrl(s3Client(), new GetObjectCommand({ Bucket: bucket(), Key: key }), { expiresIn: expiresInSeconds });
+  return getSignedUrl(s3Client(), new GetObjectCommand({ Bucket: bucket(), Key: key }), {
+    expiresIn: expiresInSeconds,
+  });
 }
 
 function isMissing(error: unknown): boolean {
@@ -82,7 +83,9 @@ export async function downloadObjectToFile(key: string, destPath: string, maxByt
     const result = await s3Client().send(new GetObjectCommand({ Bucket: bucket(), Key: key }));
     if ((result.ContentLength ?? 0) > maxBytes) {
       (result.Body as Readable | undefined)?.destroy();
-      throw new PackageTooLargeError(`The object is ${result.ContentLength} bytes; the limit is ${maxBytes}.`);
+      throw new PackageTooLargeError(
+        `The object is ${result.ContentLength} bytes; the limit is ${maxBytes}.`,
+      );
     }
     body = result.Body as Readable;
   } catch (error) {
@@ -93,7 +96,8 @@ export async function downloadObjectToFile(key: string, destPath: string, maxByt
   const cap = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       seen += chunk.length;
-      if (seen > maxBytes) callback(new PackageTooLargeError(`The object exceeds the limit of ${maxBytes} bytes.`));
+      if (seen > maxBytes)
+        callback(new PackageTooLargeError(`The object exceeds the limit of ${maxBytes} bytes.`));
       else callback(null, chunk);
     },
   });
@@ -135,7 +139,9 @@ export async function putJson(key: string, value: unknown): Promise<void> {
 export async function getJson<T>(key: string): Promise<T | undefined> {
   try {
     const result = await s3Client().send(new GetObjectCommand({ Bucket: bucket(), Key: key }));
-    return JSON.parse(await (result.Body as { transformToString(): Promise<string> }).transformToString()) as T;
+    return JSON.parse(
+      await (result.Body as { transformToString(): Promise<string> }).transformToString(),
+    ) as T;
   } catch (error) {
     if (isMissing(error)) return undefined;
     throw error;

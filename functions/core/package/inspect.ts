@@ -12,7 +12,12 @@ import type { ByteSource } from './byte-source.ts';
 import { computeDifyChecksum } from './checksum.ts';
 import { type PackageLimits, resolvePackageLimits } from './limits.ts';
 import { sha256OfSource } from './raw-sha256.ts';
-import { type Keyring, type SignatureResult, VERIFICATION_FILE, verifyPackageSignature } from './signature.ts';
+import {
+  type Keyring,
+  type SignatureResult,
+  VERIFICATION_FILE,
+  verifyPackageSignature,
+} from './signature.ts';
 
 export interface InspectOptions {
   /** Signers to check the signature against; an empty keyring makes every signature `invalid`. */
@@ -67,7 +72,9 @@ export async function inspectPackage(source: ByteSource, options: InspectOptions
   const abort = new AbortController();
   const rawHash = sha256OfSource(source, {
     signal: abort.signal,
-    ...(options.workerThresholdBytes === undefined ? {} : { workerThresholdBytes: options.workerThresholdBytes }),
+    ...(options.workerThresholdBytes === undefined
+      ? {}
+      : { workerThresholdBytes: options.workerThresholdBytes }),
   });
   // Attach a handler now: if the archive pass fails first, the aborted hash must not surface as an
   // unhandled rejection.
@@ -83,7 +90,9 @@ export async function inspectPackage(source: ByteSource, options: InspectOptions
     });
     const verification = archive.entries.find((entry) => entry.name === VERIFICATION_FILE);
     if (verification !== undefined && verification.content === undefined) {
-      throw new InvalidPackageError(`${VERIFICATION_FILE} is larger than ${MAX_VERIFICATION_FILE_BYTES} bytes.`);
+      throw new InvalidPackageError(
+        `${VERIFICATION_FILE} is larger than ${MAX_VERIFICATION_FILE_BYTES} bytes.`,
+      );
     }
     manifest = parseManifest(decodeManifest(contentOf(archive, MANIFEST_FILE)));
     checkReferencedFiles(manifest, new Set(archive.entries.map((entry) => entry.name)));
@@ -127,7 +136,8 @@ function withVerificationFile(content: Buffer | undefined): { verificationFile?:
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function decodeManifest(content: Buffer | undefined): string {
-  if (content === undefined) throw new InvalidPackageError(`The package has no ${MANIFEST_FILE} at its root.`);
+  if (content === undefined)
+    throw new InvalidPackageError(`The package has no ${MANIFEST_FILE} at its root.`);
   try {
     return utf8.decode(content);
   } catch {
@@ -137,7 +147,14 @@ function decodeManifest(content: Buffer | undefined): string {
   }
 }
 
-const PLUGIN_FILE_KINDS = ['tools', 'models', 'endpoints', 'agent_strategies', 'datasources', 'triggers'] as const;
+const PLUGIN_FILE_KINDS = [
+  'tools',
+  'models',
+  'endpoints',
+  'agent_strategies',
+  'datasources',
+  'triggers',
+] as const;
 
 /**
  * The icon (and dark icon) must exist under `_assets/` — Dify resolves `icon: icon.svg` to
@@ -158,7 +175,8 @@ function checkReferencedFiles(manifest: Manifest, names: ReadonlySet<string>): v
   }
   for (const kind of PLUGIN_FILE_KINDS) {
     (manifest.plugins[kind] ?? []).forEach((file, index) => {
-      if (!names.has(file)) errors.push({ path: `plugins.${kind}.${index}`, message: `${file} does not exist in the package` });
+      if (!names.has(file))
+        errors.push({ path: `plugins.${kind}.${index}`, message: `${file} does not exist in the package` });
     });
   }
   if (errors.length > 0) {

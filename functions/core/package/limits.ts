@@ -60,7 +60,11 @@ export function resolvePackageLimits(overrides: Partial<PackageLimits> = {}): Pa
 }
 
 /** True when an entry of `inflatedBytes` from `compressedBytes` exceeds the per-entry ratio. */
-export function exceedsEntryRatio(limits: PackageLimits, inflatedBytes: number, compressedBytes: number): boolean {
+export function exceedsEntryRatio(
+  limits: PackageLimits,
+  inflatedBytes: number,
+  compressedBytes: number,
+): boolean {
   if (inflatedBytes <= limits.compressionRatioFloorBytes) return false;
   return inflatedBytes > limits.maxCompressionRatio * compressedBytes;
 }

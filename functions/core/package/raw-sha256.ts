@@ -48,8 +48,9 @@ async function hashOnWorker(source: ByteSource, signal: AbortSignal | undefined)
     for (let offset = 0; offset < source.size; offset += CHUNK_BYTES) {
       signal?.throwIfAborted();
       const bytes = await source.read(offset, Math.min(CHUNK_BYTES, source.size - offset));
-      // Copy into a buffer we own so it can be transferred: the source may keep or share its own.
-      await job.push(bytes.slice());
+      // Copy into a buffer we own so it can be transferred: the source may keep or share its own
+      // (and `Buffer#slice` would be a view: transferring it would detach the caller's memory).
+      await job.push(new Uint8Array(bytes));
     }
     signal?.throwIfAborted();
     return await job.finish();

@@ -98,7 +98,8 @@ const generateRsaKeyPair = promisify(generateKeyPair);
  * const { privateKeyPem, publicKeyPem } = await generateSigningKeyPair();
  */
 export async function generateSigningKeyPair(bits = 4096): Promise<SigningKeyPair> {
-  if (!Number.isInteger(bits) || bits < 2048) throw new RangeError(`RSA keys need at least 2048 bits, got ${bits}`);
+  if (!Number.isInteger(bits) || bits < 2048)
+    throw new RangeError(`RSA keys need at least 2048 bits, got ${bits}`);
   const { privateKey, publicKey } = await generateRsaKeyPair('rsa', {
     modulusLength: bits,
     publicKeyEncoding: { type: 'spki', format: 'pem' },

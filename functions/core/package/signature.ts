@@ -130,7 +130,11 @@ export function verifyPackageSignature(input: SignatureInput, keyring: Keyring):
   const comment = parseSignatureComment(input.comment);
   if (comment.kind === 'unsigned') return { status: 'unsigned', reason: comment.reason };
   if (comment.kind === 'malformed') {
-    return { status: 'invalid', reason: comment.reason, ...(comment.signedAt ? { signedAt: comment.signedAt } : {}) };
+    return {
+      status: 'invalid',
+      reason: comment.reason,
+      ...(comment.signedAt ? { signedAt: comment.signedAt } : {}),
+    };
   }
   const { signedAt } = comment;
   const message = buildSignedMessage(input.digests, comment.time);

@@ -5,7 +5,7 @@
  */
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { findCaller, type Caller } from '#adapters/dynamo/api-keys.ts';
+import { type Caller, findCaller } from '#adapters/dynamo/api-keys.ts';
 import { findTenant } from '#adapters/dynamo/tenants.ts';
 import { isApiKeyShape, type Scope } from '#core/api-keys.ts';
 import { NotFoundError, ProblemError } from '#core/errors.ts';
@@ -57,7 +57,8 @@ export function authenticate(
     }
     const tenantId = request.event.pathParameters?.tenant_id;
     if (tenantId !== undefined) {
-      if (caller.tenantId !== null && caller.tenantId !== tenantId) throw new NotFoundError('The tenant does not exist.');
+      if (caller.tenantId !== null && caller.tenantId !== tenantId)
+        throw new NotFoundError('The tenant does not exist.');
       if ((await findTenant(tenantId)) === undefined) throw new NotFoundError('The tenant does not exist.');
     }
     (request.event as AuthenticatedEvent).pluginopsCaller = caller;

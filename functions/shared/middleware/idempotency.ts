@@ -6,8 +6,8 @@
  * in `onError`, and the problem middleware (outside this one) then shapes the response.
  */
 import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
-import { makeHandlerIdempotent } from '@aws-lambda-powertools/idempotency/middleware';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { makeHandlerIdempotent } from '@aws-lambda-powertools/idempotency/middleware';
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { dynamoClient } from '#adapters/dynamo/client.ts';
@@ -71,7 +71,10 @@ function translate(error: unknown): unknown {
     );
   }
   if (name === 'IdempotencyAlreadyInProgressError') {
-    return new ProblemError('idempotency-in-progress', 'A request with this Idempotency-Key is still running; retry later.');
+    return new ProblemError(
+      'idempotency-in-progress',
+      'A request with this Idempotency-Key is still running; retry later.',
+    );
   }
   return error;
 }

@@ -37,7 +37,10 @@ function validate(schema: z.ZodType | undefined, value: unknown, prefix: string)
   const result = schema.safeParse(value);
   if (!result.success) {
     const errors = issues(prefix, result.error);
-    throw new ValidationError(`The request ${prefix} is invalid: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
+    throw new ValidationError(
+      `The request ${prefix} is invalid: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
+      errors,
+    );
   }
   return result.data;
 }
@@ -56,7 +59,9 @@ function readJsonBody(event: APIGatewayProxyEventV2): unknown {
   }
   const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   if (text.length > MAX_JSON_BODY) {
-    throw new ValidationError(`JSON bodies are limited to ${MAX_JSON_BODY} bytes.`, [{ path: 'body', message: 'too large' }]);
+    throw new ValidationError(`JSON bodies are limited to ${MAX_JSON_BODY} bytes.`, [
+      { path: 'body', message: 'too large' },
+    ]);
   }
   try {
     return JSON.parse(text);
@@ -76,7 +81,8 @@ export function parseInput(
       event.pluginopsInput = {
         params: validate(schemas.params, decodeParams(event.pathParameters), 'params'),
         query: validate(schemas.query, { ...(event.queryStringParameters ?? {}) }, 'query'),
-        body: schemas.body === undefined ? undefined : validate(schemas.body, readJsonBody(event) ?? {}, 'body'),
+        body:
+          schemas.body === undefined ? undefined : validate(schemas.body, readJsonBody(event) ?? {}, 'body'),
       };
     },
   };

@@ -1,0 +1,255 @@
+/**
+ * The local stand-in for API Gateway (HTTP API): serves the shared route table over `node:http`,
+ * builds payload-2.0 events, calls the same dispatcher the Lambda functions export, and enforces
+ * the gateway's own behaviour (10 MiB request cap, 404/405, opaque 500s).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { RouteDefinition } from '#api/routes.ts';
+import { ProblemError } from '#core/errors.ts';
+import { problemResponse } from '#shared/http-response.ts';
+import { buildApiGatewayEvent, createLambdaContext, createRouteMatcher } from './api-event.ts';
+
+/** API Gateway HTTP API's hard payload limit. */
+export const MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024;
+/** API Gateway HTTP API's maximum integration timeout. */
+const INTEGRATION_TIMEOUT_MS = 30_000;
+/** After a 413 the rest of the upload is read and discarded up to this much, then the socket closes. */
+const MAX_DISCARD_BYTES = 64 * 1024 * 1024;
+
+export type ApiDispatcher = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export interface GatewayLogger {
+  request(line: Record<string, unknown>): void;
+  error(message: string, error: unknown): void;
+}
+
+export interface GatewayOptions {
+  routes: readonly RouteDefinition[];
+  dispatch: ApiDispatcher;
+  host: string;
+  port: number;
+  logger: GatewayLogger;
+  maxBodyBytes?: number;
+}
+
+export interface Gateway {
+  server: Server;
+  port: number;
+  url: string;
+  /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then drops the rest. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const matcher = createRouteMatcher(options.routes);
+  const maxBodyBytes = options.maxBodyBytes ?? MAX_REQUEST_BODY_BYTES;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+
+  const server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
+    inFlight++;
+    const started = performance.now();
+    const requestId = randomBytes(10).toString('base64url');
+    res.on('close', () => {
+      inFlight--;
+      options.logger.request({
+        method: req.method,
+        path: (req.url ?? '/').split('?')[0],
+        status: res.statusCode,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        requestId,
+      });
+      if (inFlight === 0) drained?.();
+    });
+    handleRequest(req, res, requestId).catch((error: unknown) => {
+      options.logger.error(`request ${requestId} failed in the gateway`, error);
+      if (!res.headersSent) writeProblem(res, new ProblemError('internal', 'Internal error.'), requestId);
+      else res.destroy();
+    });
+  });
+
+  async function handleRequest(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const rawPath = url.split('?')[0] ?? '/';
+    const match = matcher.match(method, rawPath);
+    if (match.kind === 'not-found') {
+      discardBody(req);
+      writeProblem(
+        res,
+        new ProblemError('not-found', `No route matches ${method} ${rawPath}.`),
+        requestId,
+        rawPath,
+      );
+      return;
+    }
+    if (match.kind === 'method-not-allowed') {
+      discardBody(req);
+      writeProblem(
+        res,
+        new ProblemError('method-not-allowed', `${method} is not allowed on ${rawPath}.`),
+        requestId,
+        rawPath,
+        { allow: match.allow.join(', ') },
+      );
+      return;
+    }
+
+    const body = await readBody(req, maxBodyBytes);
+    if (body === 'too-large') {
+      writeProblem(
+        res,
+        new ProblemError(
+          'package-too-large',
+          `The request body exceeds the API limit of ${maxBodyBytes} bytes; upload large packages with POST /v1/uploads.`,
+        ),
+        requestId,
+        rawPath,
+      );
+      return;
+    }
+
+    const now = new Date();
+    const event = buildApiGatewayEvent(
+      {
+        method,
+        url,
+        headers: req.headersDistinct,
+        body,
+        sourceIp: normalizeIp(req.socket.remoteAddress),
+        protocol: `HTTP/${req.httpVersion}`,
+        requestId,
+        domainName: 'localhost',
+        now,
+        localPort: req.socket.localPort ?? 0,
+      },
+      match.route,
+      match.pathParameters,
+    );
+    const context = createLambdaContext({
+      awsRequestId: randomUUID(),
+      functionName: `pluginops-local-${match.route.group}`,
+      deadline: now.getTime() + INTEGRATION_TIMEOUT_MS,
+    });
+
+    let result: APIGatewayProxyStructuredResultV2;
+    try {
+      result = await options.dispatch(event, context);
+    } catch (error) {
+      // On AWS an unhandled exception is a Lambda error and the client sees a bare 500.
+      options.logger.error(`handler for ${match.route.method} ${match.route.path} threw`, error);
+      writeProblem(
+        res,
+        new ProblemError('internal', 'An unexpected error occurred. It has been logged.'),
+        requestId,
+        rawPath,
+      );
+      return;
+    }
+    writeResult(res, result, requestId);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    server,
+    port,
+    url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
+    async close(graceMs = 5_000) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (inFlight > 0) {
+        const idle = new Promise<void>((resolve) => {
+          drained = resolve;
+        });
+        await Promise.race([idle, new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+      }
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+/** Reads the body up to `limit` bytes; past it, stops buffering and discards the remainder. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+  const declared = Number(req.headers['content-length'] ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > limit) {
+    discardBody(req);
+    return Promise.resolve('too-large');
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limit) {
+        req.off('data', onData);
+        chunks.length = 0;
+        discardBody(req, received);
+        resolve('too-large');
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks, received)));
+    req.once('error', reject);
+  });
+}
+
+function discardBody(req: IncomingMessage, alreadyRead = 0): void {
+  let discarded = alreadyRead;
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > MAX_DISCARD_BYTES) req.socket.destroy();
+  });
+  req.resume();
+}
+
+function writeProblem(
+  res: ServerResponse,
+  error: ProblemError,
+  requestId: string,
+  instance?: string,
+  extraHeaders: Record<string, string> = {},
+): void {
+  const problem = problemResponse(error, instance);
+  problem.headers = { ...problem.headers, ...extraHeaders };
+  writeResult(res, problem, requestId);
+}
+
+function writeResult(
+  res: ServerResponse,
+  result: APIGatewayProxyStructuredResultV2,
+  requestId: string,
+): void {
+  const body =
+    result.body === undefined
+      ? Buffer.alloc(0)
+      : Buffer.from(result.body, result.isBase64Encoded === true ? 'base64' : 'utf8');
+  for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, String(value));
+  if (result.cookies !== undefined && result.cookies.length > 0) res.setHeader('set-cookie', result.cookies);
+  if (!res.hasHeader('content-type') && body.length > 0) res.setHeader('content-type', 'application/json');
+  res.setHeader('apigw-requestid', requestId);
+  res.setHeader('content-length', body.length);
+  res.statusCode = result.statusCode ?? 200;
+  res.end(body);
+}
+
+function normalizeIp(address: string | undefined): string {
+  if (address === undefined) return '127.0.0.1';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}

@@ -1,0 +1,83 @@
+/**
+ * `npm start`: the local runtime as a foreground process. Settings come from the environment
+ * (API.md "Running locally"); everything else lives in local/stack.ts.
+ */
+import { LocalStackError } from './errors.ts';
+import { parsePort } from './ports.ts';
+import { DEFAULT_PORT, type LocalStack, startLocalStack } from './stack.ts';
+
+/** In-flight requests and drop handlers get this long after Ctrl-C / SIGTERM. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const port = parsePort(env.PLUGINOPS_PORT, 'PLUGINOPS_PORT') ?? DEFAULT_PORT;
+  const stack = await startLocalStack({
+    dataDir: env.PLUGINOPS_DATA_DIR || '.pluginops',
+    port,
+    host: env.PLUGINOPS_HOST || undefined,
+    dynamodbPort: parsePort(env.PLUGINOPS_DYNAMODB_PORT, 'PLUGINOPS_DYNAMODB_PORT'),
+    s3Port: parsePort(env.PLUGINOPS_S3_PORT, 'PLUGINOPS_S3_PORT'),
+    bootstrapKey: env.PLUGINOPS_BOOTSTRAP_KEY || undefined,
+    stage: env.PLUGINOPS_STAGE || undefined,
+  });
+
+  console.log(`pluginops listening on ${stack.baseUrl}`);
+  if (stack.bootstrapKeyCreated) {
+    console.log(`bootstrap API key (operator, shown once; also in ${stack.dataDir}/bootstrap-key):`);
+    console.log(`  ${stack.bootstrapKey}`);
+  }
+  console.log(
+    `[debug] started in ${stack.startupMs} ms (${formatPhases(stack.startupPhases)}); dynamodb ${stack.dynamodbEndpoint}, s3 ${stack.s3Endpoint} ` +
+      `(bucket ${stack.bucket}, credentials S3RVER/S3RVER), data ${stack.dataDir}`,
+  );
+  handleShutdown(stack);
+}
+
+function formatPhases(phases: Record<string, number>): string {
+  return Object.entries(phases)
+    .map(([phase, ms]) => `${phase} at ${ms}`)
+    .join(', ');
+}
+
+function handleShutdown(stack: LocalStack): void {
+  let stoppingSince: number | undefined;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stoppingSince !== undefined) {
+      // Ctrl-C reaches us twice at once: from the terminal's process group and relayed by tsx.
+      if (Date.now() - stoppingSince < 1_000) return;
+      console.error(`pluginops: ${signal} again, exiting without waiting`);
+      process.exit(130);
+    }
+    stoppingSince = Date.now();
+    console.log(`pluginops: ${signal} received, stopping`);
+    const force = setTimeout(() => {
+      console.error('pluginops: shutdown took too long, exiting');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS + 5_000);
+    force.unref();
+    stack.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error('pluginops: unclean shutdown:', error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+  process.on('uncaughtException', (error) => {
+    // DynamoDB Local is killed by its 'exit' hook; everything else dies with the process.
+    console.error('pluginops: uncaught exception:', error);
+    process.exit(1);
+  });
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof LocalStackError) {
+    console.error(`pluginops: ${error.message}`);
+  } else {
+    console.error('pluginops: failed to start:', error);
+  }
+  process.exit(1);
+});

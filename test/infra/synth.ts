@@ -1,0 +1,77 @@
+/**
+ * Builds pluginops stacks for infra tests. Bundling takes seconds, so each test file builds the
+ * stages it needs once (in `beforeAll`) and asserts on the resulting templates.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { CfnRole } from 'aws-cdk-lib/aws-iam';
+import { buildApp } from '../../infra/app.ts';
+import { PROJECT_ROOT } from '../../infra/lambda/bundling.ts';
+import type { PluginopsStack, PluginopsStackProps } from '../../infra/pluginops-stack.ts';
+import type { StageName } from '../../infra/stages.ts';
+
+export interface SynthesizedStage {
+  stack: PluginopsStack;
+  template: Template;
+}
+
+export function synthStages(
+  stages: readonly StageName[],
+  stackProps: Omit<PluginopsStackProps, 'stage'> = {},
+): Record<StageName, SynthesizedStage> {
+  // An empty ASL folder unless the test brings fixtures: tests must not depend on statemachines/.
+  const props = { statemachinesDir: emptyDir(), ...stackProps };
+  const { stacks } = buildApp({ stages, stackProps: props });
+  return Object.fromEntries(
+    stacks.map((stack) => [stack.stage.name, { stack, template: Template.fromStack(stack) }]),
+  ) as Record<StageName, SynthesizedStage>;
+}
+
+function emptyDir(): string {
+  return mkdtempSync(join(tmpdir(), 'pluginops-no-asl-'));
+}
+
+/**
+ * A scratch folder for generated fixtures. Task handlers must sit under the project root
+ * (NodejsFunction refuses entries outside it), so this lives in node_modules/.cache.
+ */
+export function fixtureDir(): { path: string; remove(): void } {
+  const base = join(PROJECT_ROOT, 'node_modules', '.cache', 'pluginops', 'test-fixtures');
+  mkdirSync(base, { recursive: true });
+  const path = mkdtempSync(join(base, 'infra-'));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export function writeJson(path: string, value: unknown): void {
+  writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+interface PolicyStatementJson {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+/** Every Allow statement of the inline policies attached to `role`. */
+export function roleStatements(stack: Stack, template: Template, role: CfnRole): PolicyStatementJson[] {
+  const roleId = stack.getLogicalId(role);
+  const policies = template.findResources('AWS::IAM::Policy');
+  return Object.values(policies)
+    .filter((policy) => (policy.Properties.Roles as { Ref?: string }[]).some((entry) => entry.Ref === roleId))
+    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as PolicyStatementJson[])
+    .filter((statement) => statement.Effect === 'Allow');
+}
+
+export function actionsOf(statements: PolicyStatementJson[]): string[] {
+  return [...new Set(statements.flatMap((statement) => [statement.Action].flat()))].sort();
+}
+
+/** Resources of the statements that grant `action`, rendered as JSON text for matching. */
+export function resourcesFor(statements: PolicyStatementJson[], action: string): string[] {
+  return statements
+    .filter((statement) => [statement.Action].flat().includes(action))
+    .flatMap((statement) => [statement.Resource].flat().map((resource) => JSON.stringify(resource)));
+}

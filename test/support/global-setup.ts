@@ -1,0 +1,54 @@
+/**
+ * Vitest global setup of the `integration` project: one local stack (DynamoDB Local, s3rver,
+ * gateway) per run, on random ports and a temp data dir, shared by every integration test file.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { startLocalStack } from '#local/stack.ts';
+
+/** What integration tests get through `inject('localStack')` (see test/support/local-stack.ts). */
+export interface LocalStackInfo {
+  baseUrl: string;
+  bootstrapKey: string;
+  s3Endpoint: string;
+  dynamodbEndpoint: string;
+  bucket: string;
+  mainTable: string;
+  dataDir: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    localStack: LocalStackInfo;
+  }
+}
+
+/** A fixed operator key, so a failing run can be reproduced by hand against the same data. */
+export const TEST_BOOTSTRAP_KEY = `po_${'t'.repeat(43)}`;
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'pluginops-it-'));
+  const stack = await startLocalStack({
+    dataDir,
+    port: 0,
+    dynamodbPort: 0,
+    s3Port: 0,
+    bootstrapKey: TEST_BOOTSTRAP_KEY,
+    quiet: process.env.PLUGINOPS_TEST_LOGS !== '1',
+  });
+  project.provide('localStack', {
+    baseUrl: stack.baseUrl,
+    bootstrapKey: stack.bootstrapKey,
+    s3Endpoint: stack.s3Endpoint,
+    dynamodbEndpoint: stack.dynamodbEndpoint,
+    bucket: stack.bucket,
+    mainTable: stack.mainTable,
+    dataDir: stack.dataDir,
+  });
+  return async () => {
+    await stack.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  };
+}
