@@ -66,7 +66,7 @@ export async function publishPackageFile(
   if (existing !== undefined) return { created: false, package: existing };
 
   const storageKey = packageStorageKey(inspected.sha256);
-  await putFileOnce(storageKey, filePath);
+  await putFileOnce(storageKey, filePath, inspected.sha256);
 
   const signature: PackageSignature = { status: inspected.signature.status };
   if (inspected.signature.keyId !== undefined) signature.key_id = inspected.signature.keyId;

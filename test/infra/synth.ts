@@ -23,15 +23,13 @@ export function synthStages(
   stackProps: Omit<PluginopsStackProps, 'stage'> = {},
 ): Record<StageName, SynthesizedStage> {
   // An empty ASL folder unless the test brings fixtures: tests must not depend on statemachines/.
-  const props = { statemachinesDir: emptyDir(), ...stackProps };
-  const { stacks } = buildApp({ stages, stackProps: props });
+  const empty = mkdtempSync(join(tmpdir(), 'pluginops-no-asl-'));
+  // ASL files are read while the stacks are constructed, so the folder can go right after.
+  const { stacks } = buildApp({ stages, stackProps: { statemachinesDir: empty, ...stackProps } });
+  rmSync(empty, { recursive: true, force: true });
   return Object.fromEntries(
     stacks.map((stack) => [stack.stage.name, { stack, template: Template.fromStack(stack) }]),
   ) as Record<StageName, SynthesizedStage>;
-}
-
-function emptyDir(): string {
-  return mkdtempSync(join(tmpdir(), 'pluginops-no-asl-'));
 }
 
 /**

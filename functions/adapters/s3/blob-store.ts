@@ -22,7 +22,14 @@ let client: S3Client | undefined;
 
 export function s3Client(): S3Client {
   const config = getConfig();
-  client ??= new S3Client({ region: config.region, forcePathStyle: config.s3ForcePathStyle, maxAttempts: 4 });
+  client ??= new S3Client({
+    region: config.region,
+    forcePathStyle: config.s3ForcePathStyle,
+    maxAttempts: 4,
+    // Streaming uploads would otherwise be sent `aws-chunked` with a trailing checksum, which
+    // S3-compatible servers (the local one included) store verbatim. We send our own SHA-256.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
   return client;
 }
 
@@ -110,8 +117,11 @@ export async function downloadObjectToFile(key: string, destPath: string, maxByt
   return seen;
 }
 
-/** Stores a local file under `key` unless an object is already there (keys are content-addressed). */
-export async function putFileOnce(key: string, filePath: string): Promise<void> {
+/**
+ * Stores a local file under `key` unless an object is already there (keys are content-addressed).
+ * The SHA-256 travels as `x-amz-checksum-sha256`, so S3 rejects bytes altered in transit.
+ */
+export async function putFileOnce(key: string, filePath: string, sha256Hex: string): Promise<void> {
   if (await objectExists(key)) return;
   const { size } = await stat(filePath);
   await s3Client().send(
@@ -121,6 +131,7 @@ export async function putFileOnce(key: string, filePath: string): Promise<void> 
       Body: createReadStream(filePath),
       ContentLength: size,
       ContentType: 'application/octet-stream',
+      ChecksumSHA256: Buffer.from(sha256Hex, 'hex').toString('base64'),
     }),
   );
 }
