@@ -152,7 +152,7 @@ export class ConflictError extends ProblemError {
 export function toProblem(error: unknown, instance?: string): Problem {
   if (error instanceof ProblemError) return error.toProblem(instance);
   const problem: Problem = {
-    type: PROBLEM_TYPE_PREFIX + 'internal',
+    type: `${PROBLEM_TYPE_PREFIX}internal`,
     title: PROBLEM_CATALOG.internal.title,
     status: 500,
     detail: 'An unexpected error occurred. It has been logged.',
