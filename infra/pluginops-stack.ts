@@ -1,0 +1,166 @@
+/**
+ * One stage of pluginops: everything the stage needs and nothing shared with another stage (own
+ * key, tables, bucket, secrets, bus, functions, state machines, alarms). Every physical name starts
+ * with `pluginops-<stage>`; unnamed resources get CloudFormation names under the stack's name,
+ * which contains the stage as well.
+ */
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct, IConstruct } from 'constructs';
+import { Alarms } from './constructs/alarms.ts';
+import { Api } from './constructs/api.ts';
+import { Events } from './constructs/events.ts';
+import {
+  acknowledgeMatchingFindings,
+  NAG_REASONS,
+  STACK_FINDING_PATTERNS,
+  suppress,
+} from './constructs/nag.ts';
+import { Schedule } from './constructs/schedule.ts';
+import { RuntimeSecrets } from './constructs/secrets.ts';
+import { Storage } from './constructs/storage.ts';
+import { Workflows } from './constructs/workflows.ts';
+import { IDEMPOTENCY_TABLE, MAIN_TABLE, physicalTableName } from './definitions/tables.ts';
+import { type StageConfig, stackName } from './stages.ts';
+
+export interface PluginopsStackProps extends StackProps {
+  stage: StageConfig;
+  /** Overrides for tests: where ASL files and task handlers are read from. */
+  statemachinesDir?: string;
+  tasksDir?: string;
+}
+
+/** Singleton custom-resource providers CDK adds to the stack (bucket notifications, auto-delete). */
+const CDK_PROVIDER_IDS = [
+  /^BucketNotificationsHandler/,
+  /^Custom::S3AutoDeleteObjectsCustomResourceProvider$/,
+];
+
+export class PluginopsStack extends Stack {
+  readonly stage: StageConfig;
+  readonly storage: Storage;
+  readonly events: Events;
+  readonly api: Api;
+  readonly workflows: Workflows;
+  readonly schedule: Schedule | undefined;
+  readonly alarms: Alarms;
+
+  constructor(scope: Construct, id: string, props: PluginopsStackProps) {
+    const { stage } = props;
+    super(scope, id, {
+      ...props,
+      stackName: stackName(stage.name),
+      description: `pluginops control plane, stage ${stage.name}`,
+      ...(stage.account !== undefined || stage.region !== undefined
+        ? {
+            env: {
+              ...(stage.account ? { account: stage.account } : {}),
+              ...(stage.region ? { region: stage.region } : {}),
+            },
+          }
+        : {}),
+      tags: { project: 'pluginops', stage: stage.name, ...props.tags },
+    });
+    this.stage = stage;
+
+    this.storage = new Storage(this, 'Storage', { stage });
+    const secrets = new RuntimeSecrets(this, 'Secrets', { stage, key: this.storage.key });
+    const data = {
+      key: this.storage.key,
+      mainTable: this.storage.mainTable,
+      bucket: this.storage.bucket,
+    };
+    // Names only: secrets go through `PLUGINOPS_SECRET_ARNS` (see infra/runtime/load-secrets.ts).
+    const environment: Record<string, string> = {
+      PLUGINOPS_TABLE: physicalTableName(stage.name, MAIN_TABLE),
+      PLUGINOPS_IDEMPOTENCY_TABLE: physicalTableName(stage.name, IDEMPOTENCY_TABLE),
+      PLUGINOPS_BUCKET: this.storage.bucket.bucketName,
+      PLUGINOPS_GITHUB_API_URL: stage.githubApiUrl,
+      PLUGINOPS_MARKETPLACE_URL: stage.marketplaceUrl,
+      PLUGINOPS_PLATFORM_VERSION: stage.platformVersion,
+      PLUGINOPS_APPROVAL_REQUIRED: String(stage.approvalRequired),
+      PLUGINOPS_CANARY_FIRST_WAVE_PERCENT: String(stage.canary.firstWavePercent),
+      PLUGINOPS_CANARY_HALT_FAILURE_PERCENT: String(stage.canary.haltFailurePercent),
+    };
+
+    this.events = new Events(this, 'Events', { stage, environment, ...data });
+    const withBus = { ...environment, PLUGINOPS_EVENT_BUS: this.events.bus.eventBusName };
+    this.api = new Api(this, 'Api', {
+      stage,
+      environment: withBus,
+      ...data,
+      idempotencyTable: this.storage.idempotencyTable,
+      bus: this.events.bus,
+      secrets: {
+        cursor: secrets.cursorSecret,
+        github: secrets.githubToken,
+        marketplace: secrets.marketplaceToken,
+      },
+    });
+    this.workflows = new Workflows(this, 'Workflows', {
+      stage,
+      environment: withBus,
+      ...data,
+      idempotencyTable: this.storage.idempotencyTable,
+      bus: this.events.bus,
+      ...(props.statemachinesDir ? { statemachinesDir: props.statemachinesDir } : {}),
+      ...(props.tasksDir ? { tasksDir: props.tasksDir } : {}),
+    });
+    const sweep = this.workflows.stateMachines.sweep;
+    this.schedule = sweep === undefined ? undefined : new Schedule(this, 'Schedule', { stage, sweep });
+    this.alarms = new Alarms(this, 'Alarms', {
+      stage,
+      key: this.storage.key,
+      bus: this.events.bus,
+      functions: [
+        ...Object.values(this.api.functions),
+        this.events.dropFunction,
+        ...Object.values(this.workflows.taskFunctions),
+      ],
+      dropDeadLetterQueue: this.events.dropDeadLetterQueue,
+      deployStateMachine: this.workflows.stateMachines.deploy,
+      sweepStateMachine: sweep,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the HTTP API' });
+    new CfnOutput(this, 'BucketName', {
+      value: this.storage.bucket.bucketName,
+      description: 'Package bucket',
+    });
+    new CfnOutput(this, 'EventBusName', {
+      value: this.events.bus.eventBusName,
+      description: 'Domain event bus',
+    });
+    new CfnOutput(this, 'AlertTopicArn', { value: this.alarms.topic.topicArn, description: 'Alert topic' });
+    new CfnOutput(this, 'CursorSecretArn', {
+      value: secrets.cursorSecret.secretArn,
+      description: 'Cursor HMAC secret',
+    });
+    new CfnOutput(this, 'GithubTokenSecretArn', {
+      value: secrets.githubToken.secretArn,
+      description: 'GitHub token',
+    });
+    new CfnOutput(this, 'MarketplaceTokenSecretArn', {
+      value: secrets.marketplaceToken.secretArn,
+      description: 'Marketplace token',
+    });
+
+    this.suppressCdkProviders();
+    acknowledgeMatchingFindings(this, STACK_FINDING_PATTERNS);
+  }
+
+  private suppressCdkProviders(): void {
+    const providers: IConstruct[] = this.node.children.filter((child) =>
+      CDK_PROVIDER_IDS.some((pattern) => pattern.test(child.node.id)),
+    );
+    for (const provider of providers) {
+      suppress(provider, [
+        {
+          id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+          reason: NAG_REASONS.cdkCustomResource,
+        },
+        { id: 'AwsSolutions-IAM5[Resource::*]', reason: NAG_REASONS.cdkCustomResource },
+        { id: 'AwsSolutions-L1', reason: NAG_REASONS.cdkCustomResource },
+      ]);
+    }
+  }
+}
