@@ -28,6 +28,7 @@ let stagingCall: ReturnType<typeof createApiClient>;
 let releaseBytes: Buffer;
 
 beforeAll(async () => {
+  if (process.env.PLUGINOPS_TEST_LOGS !== '1') process.env.PLUGINOPS_LOG_LEVEL ??= 'WARN';
   releaseBytes = await buildPackage({
     manifest: { author: `gh${run}`, name: 'tool', version: '1.4.0' } as never,
   });

@@ -29,6 +29,8 @@ declare module 'vitest' {
 export const TEST_BOOTSTRAP_KEY = `po_${'t'.repeat(43)}`;
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Handler logs (Powertools) are JSON lines at INFO; keep the test output readable.
+  if (process.env.PLUGINOPS_TEST_LOGS !== '1') process.env.PLUGINOPS_LOG_LEVEL ??= 'WARN';
   const dataDir = await mkdtemp(join(tmpdir(), 'pluginops-it-'));
   const stack = await startLocalStack({
     dataDir,
