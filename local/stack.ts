@@ -18,6 +18,7 @@ import { createDropDispatcher, type DropHandler, dropEventsFrom } from './drop-e
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb.ts';
 import { LocalStackError } from './errors.ts';
 import { type Gateway, startGateway } from './gateway.ts';
+import { type PluginHost, pluginHostSettings, startPluginHost } from './plugin-host.ts';
 import { assertPortFree } from './ports.ts';
 import { S3RVER_CREDENTIALS, type S3Server, startS3Server } from './s3.ts';
 import { ensureTables } from './tables.ts';
@@ -61,6 +62,8 @@ export interface LocalStack {
   dataDir: string;
   mainTable: string;
   idempotencyTable: string;
+  /** Local plugin host the runtime port probes (`PLUGINOPS_RUNTIME_URL`; see local/plugin-host.ts). */
+  runtimeUrl: string;
   /** Milliseconds from the call to a serving gateway. */
   startupMs: number;
   /** Milliseconds since the call at which each startup phase finished. */
@@ -86,6 +89,7 @@ const MANAGED_ENV = [
   'PLUGINOPS_IDEMPOTENCY_TABLE',
   'PLUGINOPS_BUCKET',
   'PLUGINOPS_LOCAL_INFO',
+  'PLUGINOPS_RUNTIME_URL',
 ] as const;
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
@@ -171,7 +175,26 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     if (tables.created.length > 0) log.info('created tables', { tables: tables.created });
     mark('tables');
 
-    applyEnvironment({ dataDir, stage, bucket, mainTable, idempotencyTable, engines });
+    // --- Plugin host (runtime port): needs S3 up; its URL must be in the env before handlers load.
+    const pluginHost: PluginHost = await startPluginHost({
+      ...pluginHostSettings(),
+      s3Endpoint: engines.s3.endpoint,
+      bucket,
+      log: (message, fields) => log.info(message, fields),
+    });
+    cleanups.push(() => pluginHost.stop());
+    mark('plugin-host');
+    // --- end plugin host
+
+    applyEnvironment({
+      dataDir,
+      stage,
+      bucket,
+      mainTable,
+      idempotencyTable,
+      engines,
+      runtimeUrl: pluginHost.url,
+    });
 
     const key = await resolveBootstrapKey(dataDir, options.bootstrapKey);
     const registered = await registerBootstrapKey(key.key);
@@ -218,6 +241,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dataDir,
       mainTable,
       idempotencyTable,
+      runtimeUrl: pluginHost.url,
       startupMs: Math.round(performance.now() - started),
       startupPhases: phases,
       dropIdle: () => dispatcher.idle(),
@@ -254,6 +278,7 @@ function applyEnvironment(settings: {
   mainTable: string;
   idempotencyTable: string;
   engines: { dynamodb: DynamoDbLocal; s3: S3Server };
+  runtimeUrl: string;
 }): void {
   const env = process.env;
   env.AWS_REGION = LOCAL_REGION;
@@ -270,11 +295,13 @@ function applyEnvironment(settings: {
   env.PLUGINOPS_TABLE = settings.mainTable;
   env.PLUGINOPS_IDEMPOTENCY_TABLE = settings.idempotencyTable;
   env.PLUGINOPS_BUCKET = settings.bucket;
+  env.PLUGINOPS_RUNTIME_URL = settings.runtimeUrl;
   env.PLUGINOPS_LOCAL_INFO = JSON.stringify({
     s3_endpoint: settings.engines.s3.endpoint,
     bucket: settings.bucket,
     dynamodb_endpoint: settings.engines.dynamodb.endpoint,
     data_dir: settings.dataDir,
+    runtime_url: settings.runtimeUrl,
   });
   resetConfigCache();
 }

@@ -26,6 +26,10 @@ export interface RuntimeConfig {
    * when unset a per-process random key is used (cursors then expire with the process).
    */
   cursorSecret: string;
+  /** Base URL of the plugin host the runtime port probes (`PLUGINOPS_RUNTIME_URL`); unset = none. */
+  runtimeUrl: string | undefined;
+  /** Deadline of one probe across its retries, in ms (`PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS`, default 5000). */
+  runtimeProbeTimeoutMs: number;
 }
 
 const processCursorSecret = randomBytes(32).toString('base64url');
@@ -48,6 +52,11 @@ export function getConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
     marketplaceToken: env.PLUGINOPS_MARKETPLACE_TOKEN || undefined,
     defaultPlatformVersion: env.PLUGINOPS_PLATFORM_VERSION ?? '1.9.0',
     cursorSecret: env.PLUGINOPS_CURSOR_SECRET || processCursorSecret,
+    runtimeUrl: env.PLUGINOPS_RUNTIME_URL ? env.PLUGINOPS_RUNTIME_URL.replace(/\/+$/, '') : undefined,
+    runtimeProbeTimeoutMs:
+      Number(env.PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS) > 0
+        ? Number(env.PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS)
+        : 5_000,
   };
   if (env === process.env) cached = config;
   return config;

@@ -27,6 +27,7 @@ describe('shared local stack', () => {
         bucket: 'pluginops-local-packages',
         dynamodb_endpoint: info.dynamodbEndpoint,
         data_dir: info.dataDir,
+        runtime_url: info.runtimeUrl,
       },
     });
   });

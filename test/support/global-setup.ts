@@ -17,6 +17,8 @@ export interface LocalStackInfo {
   bucket: string;
   mainTable: string;
   dataDir: string;
+  /** The local plugin host (runtime port); see local/plugin-host.ts. */
+  runtimeUrl: string;
 }
 
 declare module 'vitest' {
@@ -48,6 +50,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     bucket: stack.bucket,
     mainTable: stack.mainTable,
     dataDir: stack.dataDir,
+    runtimeUrl: stack.runtimeUrl,
   });
   return async () => {
     await stack.stop();
