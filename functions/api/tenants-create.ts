@@ -1,4 +1,5 @@
-/** `POST /v1/tenants` (operator): claims a tenant id. */
+/** `POST /v1/tenants` (operator): claims a tenant id and indexes its default auto-upgrade schedule. */
+import { ensureDefaultAutoUpgradeSettings } from '#adapters/dynamo/auto-upgrade.ts';
 import { createTenant } from '#adapters/dynamo/tenants.ts';
 import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
@@ -12,6 +13,8 @@ export const handler = apiHandler(
       display_name: body.display_name ?? null,
       created_at: now.toISOString(),
     });
+    // Default settings are enabled (fix_only), so the tenant must be in the sweep's slot index.
+    await ensureDefaultAutoUpgradeSettings(tenant.tenant_id, now);
     return jsonResponse(201, tenant, { location: `/v1/tenants/${tenant.tenant_id}` });
   },
 );
