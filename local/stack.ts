@@ -6,6 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { setLocalWorkflowEngine } from '#adapters/workflow.ts';
 import { resetConfigCache } from '#shared/config.ts';
 import { IDEMPOTENCY_TABLE, MAIN_TABLE, physicalTableName, TABLES } from '../infra/definitions/tables.ts';
 import {
@@ -22,6 +23,11 @@ import { type PluginHost, pluginHostSettings, startPluginHost } from './plugin-h
 import { assertPortFree } from './ports.ts';
 import { S3RVER_CREDENTIALS, type S3Server, startS3Server } from './s3.ts';
 import { ensureTables } from './tables.ts';
+import {
+  createLocalWorkflowEngine,
+  type LocalWorkflowEngine,
+  type LocalWorkflowEngineOptions,
+} from './workflows.ts';
 
 export const DEFAULT_PORT = 8787;
 export const LOCAL_REGION = 'us-east-1';
@@ -45,6 +51,8 @@ export interface LocalStackOptions {
   quiet?: boolean;
   /** Replaces the `handler` of `#events/drop.ts` (tests record drop events with it). */
   dropHandler?: DropHandler;
+  /** Local workflow engine settings (tests: `timeScale`, `timeoutScale`, `faults`, other dirs). */
+  workflows?: Omit<LocalWorkflowEngineOptions, 'stage' | 'mainTable' | 'bucket' | 'region' | 'account'>;
 }
 
 export interface LocalStack {
@@ -70,6 +78,8 @@ export interface LocalStack {
   startupPhases: Record<string, number>;
   /** Resolves once every drop event received so far has been handled. */
   dropIdle(): Promise<void>;
+  /** The engine running `statemachines/*.asl.json` (describe, wait, abort, inject faults). */
+  workflows: LocalWorkflowEngine;
   stop(): Promise<void>;
 }
 
@@ -203,6 +213,25 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
 
     mark('bootstrap-key');
+
+    // --- Workflows: the ASL files on the local engine; registered before the gateway serves.
+    const workflows = createLocalWorkflowEngine({
+      ...options.workflows,
+      stage,
+      mainTable,
+      bucket,
+      region: LOCAL_REGION,
+      account: LOCAL_ACCOUNT,
+      log: (level, message, fields) => log[level](message, fields),
+    });
+    setLocalWorkflowEngine(workflows);
+    cleanups.push(async () => {
+      setLocalWorkflowEngine(undefined);
+      await workflows.stop(5_000);
+    });
+    mark('workflows');
+    // --- end workflows
+
     const { dispatchApiEvent } = await import('#api/router.ts');
     const { ROUTES } = await import('#api/routes.ts');
     const gateway: Gateway = await startGateway({
@@ -245,6 +274,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       startupMs: Math.round(performance.now() - started),
       startupPhases: phases,
       dropIdle: () => dispatcher.idle(),
+      workflows,
       stop() {
         stopping ??= runCleanups(cleanups).finally(() => restoreEnvironment(savedEnv));
         return stopping;
