@@ -34,7 +34,7 @@ class FileHandleByteSource implements FileByteSource {
   async read(offset: number, length: number): Promise<Uint8Array> {
     assertRange(offset, length, this.size);
     // A fresh, unpooled buffer per read: callers may transfer it to a worker thread.
-    const buffer = new Uint8Array(length);
+    const buffer = Buffer.allocUnsafeSlow(length);
     let filled = 0;
     while (filled < length) {
       const { bytesRead } = await this.handle.read(buffer, filled, length - filled, offset + filled);

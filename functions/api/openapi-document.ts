@@ -38,6 +38,45 @@ const OPERATIONS: Record<RouteHandlerName, Operation> = {
     responses: { 200: s.pageOf(s.Package) },
   },
   'marketplace-download': { query: s.MarketplaceDownloadQuery, responses: { 302: null } },
+  'auto-upgrade-get': { params: s.TenantParams, responses: { 200: s.AutoUpgrade } },
+  'auto-upgrade-put': { params: s.TenantParams, body: s.AutoUpgradeBody, responses: { 200: s.AutoUpgrade } },
+  'auto-upgrade-runs-list': {
+    params: s.TenantParams,
+    query: s.ListQuery,
+    responses: { 200: s.pageOf(s.UpgradeRun) },
+  },
+  'deployments-create': {
+    params: s.TenantParams,
+    body: s.CreateDeploymentBody,
+    responses: { 202: s.Deployment },
+  },
+  'deployments-list': {
+    params: s.TenantParams,
+    query: s.DeploymentsQuery,
+    responses: { 200: s.pageOf(s.Deployment) },
+  },
+  'deployments-get': { params: s.DeploymentParams, responses: { 200: s.Deployment } },
+  'deployments-approve': {
+    params: s.DeploymentParams,
+    body: s.DecisionBody,
+    responses: { 200: s.Deployment },
+  },
+  'deployments-reject': {
+    params: s.DeploymentParams,
+    body: s.DecisionBody,
+    responses: { 200: s.Deployment },
+  },
+  'installations-list': {
+    params: s.TenantParams,
+    query: s.ListQuery,
+    responses: { 200: s.pageOf(s.Installation) },
+  },
+  'installation-revisions-list': {
+    params: s.InstallationParams,
+    query: s.ListQuery,
+    responses: { 200: s.pageOf(s.Revision) },
+  },
+  'installation-hold-delete': { params: s.InstallationParams, responses: { 204: null } },
 };
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {

@@ -39,6 +39,17 @@ const LOADERS: Record<RouteHandlerName, () => HandlerModule> = {
   'plugins-list': () => import('./plugins-list.ts'),
   'plugin-versions-list': () => import('./plugin-versions-list.ts'),
   'marketplace-download': () => import('./marketplace-download.ts'),
+  'auto-upgrade-get': () => import('./auto-upgrade-get.ts'),
+  'auto-upgrade-put': () => import('./auto-upgrade-put.ts'),
+  'auto-upgrade-runs-list': () => import('./auto-upgrade-runs-list.ts'),
+  'deployments-create': () => import('./deployments-create.ts'),
+  'deployments-list': () => import('./deployments-list.ts'),
+  'deployments-get': () => import('./deployments-get.ts'),
+  'deployments-approve': () => import('./deployments-approve.ts'),
+  'deployments-reject': () => import('./deployments-reject.ts'),
+  'installations-list': () => import('./installations-list.ts'),
+  'installation-revisions-list': () => import('./installation-revisions-list.ts'),
+  'installation-hold-delete': () => import('./installation-hold-delete.ts'),
 };
 
 const handlers = new Map<string, Promise<ApiHandler>>();

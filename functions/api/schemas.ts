@@ -4,6 +4,12 @@
  */
 import { z } from 'zod';
 import { SCOPES } from '#core/api-keys.ts';
+import { UpgradeRunSummarySchema } from '#core/auto-upgrade/run-summary.ts';
+import {
+  AutoUpgradeSettingsInputSchema,
+  UPGRADE_MODES,
+  UPGRADE_STRATEGIES,
+} from '#core/auto-upgrade/settings.ts';
 import { SOURCES, TenantPolicyPatchSchema, TenantPolicySchema } from '#core/policy.ts';
 import { isUniqueIdentifier } from '#core/unique-identifier.ts';
 
@@ -127,6 +133,25 @@ export const PluginSummary = z.object({
 export const PluginParams = z.strictObject({ author: Author, name: PluginName });
 export const MarketplaceDownloadQuery = z.strictObject({ unique_identifier: UniqueIdentifier });
 
+export const AutoUpgradeBody = AutoUpgradeSettingsInputSchema;
+export const AutoUpgrade = z.object({
+  strategy_setting: z.enum(UPGRADE_STRATEGIES),
+  upgrade_time_of_day: z.int().describe('Seconds after local midnight, 0..86399.'),
+  timezone: z.string().describe('IANA time zone name.'),
+  upgrade_mode: z.enum(UPGRADE_MODES),
+  include_plugins: z.array(z.string()),
+  exclude_plugins: z.array(z.string()),
+  allow_prerelease: z.boolean(),
+  next_run_at: z.string().nullable().describe('Next due instant (RFC 3339 UTC); null while disabled.'),
+  is_default: z.boolean().describe('True when the tenant never saved settings.'),
+  updated_at: z.string().nullable(),
+  warnings: z
+    .array(z.object({ path: z.string(), message: z.string() }))
+    .optional()
+    .describe('Valid but suspicious input (PUT only), e.g. include_plugins not in the catalog.'),
+});
+export const UpgradeRun = UpgradeRunSummarySchema;
+
 export const Health = z.object({
   status: z.literal('ok'),
   local: z.record(z.string(), z.unknown()).optional(),
@@ -146,3 +171,171 @@ export const Problem = z
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })
   .loose();
+
+// ── Deployments, installations, revisions ──────────────────────────────────────────────────────
+
+const Ulid = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'a deployment id (ULID)');
+export const PluginId = z.string().regex(/^[a-z0-9_-]{1,64}\/[a-z0-9_-]{1,128}$/, 'a plugin id author/name');
+
+export const DeploymentParams = TenantParams.extend({ deployment_id: Ulid });
+export const InstallationParams = TenantParams.extend({ author: Author, name: PluginName });
+
+export const CreateDeploymentBody = z
+  .strictObject({
+    operation: z.enum(['install', 'upgrade', 'uninstall', 'rollback']),
+    unique_identifier: UniqueIdentifier.optional(),
+    plugin_id: PluginId.optional(),
+    to_revision: z
+      .int()
+      .min(1)
+      .optional()
+      .describe('rollback: the revision to restore (default: the previous one).'),
+    expected_current: UniqueIdentifier.nullable()
+      .optional()
+      .describe(
+        'Conditional request: the identifier that must be installed now (null: nothing); 409 otherwise.',
+      ),
+    allow_downgrade: z
+      .boolean()
+      .optional()
+      .describe('install/upgrade: accept a lower version than installed.'),
+    config: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe('Plugin config for this tenant; stored sealed, never returned (revisions show its digest).'),
+    approval_timeout_seconds: z
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .optional()
+      .describe('How long the deployment may wait for approval when the policy requires it (default 24 h).'),
+  })
+  .superRefine((body, ctx) => {
+    const need = (field: 'unique_identifier' | 'plugin_id') => {
+      if (body[field] === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [field],
+          message: `required for operation "${body.operation}"`,
+        });
+      }
+    };
+    const forbid = (field: 'to_revision' | 'unique_identifier') => {
+      if (body[field] !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [field], message: `not used by operation "${body.operation}"` });
+      }
+    };
+    if (body.operation === 'install' || body.operation === 'upgrade') {
+      need('unique_identifier');
+      forbid('to_revision');
+    } else {
+      need('plugin_id');
+      forbid('unique_identifier');
+      if (body.operation === 'uninstall') forbid('to_revision');
+    }
+  });
+
+export const DeploymentsQuery = ListQuery.extend({
+  status: z
+    .enum(['pending', 'running', 'awaiting_approval', 'succeeded', 'failed', 'rolled_back', 'rejected'])
+    .optional(),
+});
+export const DecisionBody = z.strictObject({ comment: z.string().max(1000).optional() }).default({});
+
+const PlanStepSchema = z.object({
+  plugin_id: z.string(),
+  action: z.enum(['install', 'upgrade', 'downgrade', 'keep', 'uninstall', 'reconfigure']),
+  from: z.object({
+    unique_identifier: z.string().nullable(),
+    version: z.string().nullable(),
+    revision: z.int(),
+  }),
+  to: z.object({
+    unique_identifier: z.string().nullable(),
+    version: z.string().nullable(),
+    package_key: z.string().nullable(),
+    sha256: z.string().nullable(),
+  }),
+  restore_revision: z.int().optional(),
+});
+
+export const Deployment = z.object({
+  deployment_id: z.string(),
+  tenant_id: z.string(),
+  operation: z.enum(['install', 'upgrade', 'uninstall', 'rollback', 'auto-upgrade']),
+  actor: z.string(),
+  target: z.object({
+    unique_identifier: z.string().optional(),
+    plugin_id: z.string().optional(),
+    to_revision: z.int().optional(),
+  }),
+  status: z.enum([
+    'pending',
+    'running',
+    'awaiting_approval',
+    'succeeded',
+    'failed',
+    'rolled_back',
+    'rejected',
+  ]),
+  steps: z.array(
+    z.object({
+      name: z.string(),
+      status: z.enum(['running', 'succeeded', 'failed']),
+      started_at: z.string(),
+      ended_at: z.string().optional(),
+      error: Problem.optional(),
+    }),
+  ),
+  plan: z.object({ steps: z.array(PlanStepSchema), order: z.array(z.string()) }).optional(),
+  error: Problem.optional(),
+  approval: z
+    .object({
+      decision: z.enum(['approved', 'rejected', 'timed_out']),
+      by: z.string().optional(),
+      comment: z.string().optional(),
+      at: z.string(),
+    })
+    .optional(),
+  expected_current: z.string().nullable().optional(),
+  allow_downgrade: z.boolean(),
+  has_config: z.boolean(),
+  config_digest: z.string().optional(),
+  approval_timeout_seconds: z.int(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+
+const HoldSchema = z.object({
+  unique_identifier: z.string(),
+  reason: z.string(),
+  set_at: z.string(),
+  deployment_id: z.string().optional(),
+});
+
+export const Installation = z.object({
+  plugin_id: z.string(),
+  unique_identifier: z.string().nullable(),
+  version: z.string().nullable(),
+  revision: z.int(),
+  status: z.enum(['installed', 'uninstalled']),
+  hold: HoldSchema.optional(),
+  deployment_id: z.string().optional().describe('The deployment holding the plugin now, if any.'),
+  config_digest: z.string().optional(),
+  updated_at: z.string(),
+});
+
+export const Revision = z.object({
+  revision: z.int(),
+  plugin_id: z.string(),
+  unique_identifier: z.string().nullable(),
+  previous_unique_identifier: z.string().nullable(),
+  version: z.string().nullable(),
+  operation: z.enum(['install', 'upgrade', 'uninstall', 'rollback', 'auto-upgrade']),
+  actor: z.string(),
+  deployment_id: z.string(),
+  config_digest: z.string().nullable(),
+  outcome: z.enum(['pending', 'succeeded', 'failed', 'restored', 'unverified']),
+  created_at: z.string(),
+  finalized_at: z.string().optional(),
+});

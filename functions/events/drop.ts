@@ -1,7 +1,8 @@
 /**
  * Drop folder: S3 "Object Created" events (EventBridge on AWS, the local S3 server's events
  * locally) for keys under `drop/`. `drop/catalog/…` publishes to the catalog as an operator;
- * `drop/tenants/<tenant_id>/…` publishes under that tenant's policy. Every dropped file gets a
+ * `drop/tenants/<tenant_id>/…` publishes under that tenant's policy and starts an install (or
+ * upgrade) deployment of it on that tenant (its id is in the report). Every dropped file gets a
  * report at `drop-results/<same key>.json`, failures included; the dropped file is never deleted.
  * Duplicate events are harmless: the same bytes resolve to the same catalog entry.
  */
@@ -10,6 +11,7 @@ import { findTenant } from '#adapters/dynamo/tenants.ts';
 import { downloadObjectToFile, putJson } from '#adapters/s3/blob-store.ts';
 import { withTempFile } from '#adapters/temp-file.ts';
 import { InvalidPackageError, NotFoundError, toProblem } from '#core/errors.ts';
+import { deployDroppedPackage } from '#services/deploy.ts';
 import { publishPackageFile } from '#services/publish.ts';
 import { MAX_PACKAGE_BYTES } from '#services/sources.ts';
 import { logger } from '#shared/logger.ts';
@@ -57,12 +59,28 @@ async function processDrop(key: string, target: DropTarget, now: Date): Promise<
   return withTempFile('drop.difypkg', async (file) => {
     await downloadObjectToFile(key, file, MAX_PACKAGE_BYTES);
     const result = await publishPackageFile(file, { type: 'package', drop_key: key }, caller, now);
-    return {
+    const report: DropReport = {
       status: result.created ? 'published' : 'already_published',
       source_key: key,
       unique_identifier: result.package.unique_identifier,
       processed_at: now.toISOString(),
     };
+    if (target.kind === 'tenant') {
+      try {
+        const started = await deployDroppedPackage(
+          target.tenantId,
+          result.package.unique_identifier,
+          key,
+          now,
+        );
+        if (started !== undefined) report.deployment_id = started.deployment_id;
+      } catch (error) {
+        // Published, but the deployment could not start (e.g. another deployment holds the plugin).
+        if (toProblem(error).status >= 500) throw error;
+        return { ...report, status: 'failed', problem: toProblem(error, key) };
+      }
+    }
+    return report;
   });
 }
 

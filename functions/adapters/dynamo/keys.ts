@@ -13,6 +13,14 @@
  * | plugin            | PLUGIN#<author/name>   | META                        | PLUGINS / <author/name>  |
  * | plugin version    | PLUGIN#<author/name>   | VERSION#<sortkey>#<checksum>|                          |
  * | upload            | UPLOAD#<upload_id>     | META                        |                          |
+ * | deployment        | TENANT#<t>             | DEPLOYMENT#<ulid>           | GSI2: TENANT#<t>#DEPLOYMENTS#<status> / <ulid> |
+ * | installation      | TENANT#<t>             | INSTALLATION#<author/name>  |                          |
+ * | revision          | TENANT#<t>#PLUGIN#<author/name> | REVISION#<10-digit n> |                       |
+ * | auto-upgrade      | TENANT#<t>             | AUTO_UPGRADE                | GSI2: UPGRADE_SLOT#<0..95> / <t> (only while enabled) |
+ * | auto-upgrade run  | TENANT#<t>             | UPGRADE_RUN#<iso run_at>    |                          |
+ * | auto-upgrade alert| TENANT#<t>             | UPGRADE_ALERT#<uid>         |                          |
+ * | rollout (canary)  | ROLLOUT#<uid>          | META                        |                          |
+ * | sweep run         | SWEEP                  | RUN#<iso run_at>            |                          |
  */
 
 export interface ItemKey {
@@ -46,4 +54,52 @@ export const keys = {
   }),
   pluginVersionsPartition: (pluginId: string) => ({ PK: `PLUGIN#${pluginId}`, skPrefix: 'VERSION#' }),
   upload: (uploadId: string): ItemKey => ({ PK: `UPLOAD#${uploadId}`, SK: META }),
+  deployment: (tenantId: string, deploymentId: string): ItemKey => ({
+    PK: `TENANT#${tenantId}`,
+    SK: `DEPLOYMENT#${deploymentId}`,
+  }),
+  /** ULIDs sort by time, so a reverse query lists newest first. */
+  deploymentsPartition: (tenantId: string) =>
+    ({ PK: `TENANT#${tenantId}`, skPrefix: 'DEPLOYMENT#' }) as const,
+  deploymentStatusIndex: (tenantId: string, status: string, deploymentId: string) => ({
+    GSI2PK: `TENANT#${tenantId}#DEPLOYMENTS#${status}`,
+    GSI2SK: deploymentId,
+  }),
+  deploymentsByStatusPartition: (tenantId: string, status: string) =>
+    ({ index: 'GSI2', GSI2PK: `TENANT#${tenantId}#DEPLOYMENTS#${status}` }) as const,
+  installation: (tenantId: string, pluginId: string): ItemKey => ({
+    PK: `TENANT#${tenantId}`,
+    SK: `INSTALLATION#${pluginId}`,
+  }),
+  installationsPartition: (tenantId: string) =>
+    ({ PK: `TENANT#${tenantId}`, skPrefix: 'INSTALLATION#' }) as const,
+  /** Zero-padded so the sort key orders numerically. */
+  revision: (tenantId: string, pluginId: string, revision: number): ItemKey => ({
+    PK: `TENANT#${tenantId}#PLUGIN#${pluginId}`,
+    SK: `REVISION#${String(revision).padStart(10, '0')}`,
+  }),
+  revisionsPartition: (tenantId: string, pluginId: string) =>
+    ({ PK: `TENANT#${tenantId}#PLUGIN#${pluginId}`, skPrefix: 'REVISION#' }) as const,
+  autoUpgrade: (tenantId: string): ItemKey => ({ PK: `TENANT#${tenantId}`, SK: 'AUTO_UPGRADE' }),
+  /** Sweep index: the UTC quarter-hour slot of the tenant's next due run (core/auto-upgrade/schedule.ts). */
+  autoUpgradeSlotIndex: (slot: number, tenantId: string) => ({
+    GSI2PK: `UPGRADE_SLOT#${slot}`,
+    GSI2SK: tenantId,
+  }),
+  autoUpgradeSlotPartition: (slot: number) => ({ index: 'GSI2', GSI2PK: `UPGRADE_SLOT#${slot}` }) as const,
+  upgradeRun: (tenantId: string, runAt: string): ItemKey => ({
+    PK: `TENANT#${tenantId}`,
+    SK: `UPGRADE_RUN#${runAt}`,
+  }),
+  upgradeRunsPartition: (tenantId: string) =>
+    ({ PK: `TENANT#${tenantId}`, skPrefix: 'UPGRADE_RUN#' }) as const,
+  /** Marks that the `Auto-upgrade Alert` for a target was sent, so it is sent once. */
+  upgradeAlert: (tenantId: string, uniqueIdentifier: string): ItemKey => ({
+    PK: `TENANT#${tenantId}`,
+    SK: `UPGRADE_ALERT#${uniqueIdentifier}`,
+  }),
+  /** Canary rollout of one build across tenants (wave, halt, resume). */
+  rollout: (uniqueIdentifier: string): ItemKey => ({ PK: `ROLLOUT#${uniqueIdentifier}`, SK: META }),
+  sweepRun: (runAt: string): ItemKey => ({ PK: 'SWEEP', SK: `RUN#${runAt}` }),
+  sweepRunsPartition: () => ({ PK: 'SWEEP', skPrefix: 'RUN#' }) as const,
 } as const;

@@ -17,6 +17,13 @@ export const SKIP_REASONS = [
   'held',
   'prerelease-only',
   'retries-exhausted',
+  // Decided by the sweep, not by the planner:
+  /** Another deployment holds the plugin (409); tried again at the next run. */
+  'busy',
+  /** The rollout of the target was halted after its canary wave failed; an operator resumes it. */
+  'halted',
+  /** The target's canary wave has not reported yet; this tenant gets it at a later run. */
+  'canary-pending',
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
@@ -68,6 +75,8 @@ export interface SkippedPlugin {
   reason: SkipReason;
   /** The target that would have been chosen (`held`, `retries-exhausted`). */
   candidate?: string;
+  /** Why, in a sentence, when the reason alone does not say (set by the sweep). */
+  detail?: string;
 }
 
 export interface AutoUpgradePlan {

@@ -22,7 +22,13 @@ export const UpgradeRunSummarySchema = z.object({
     }),
   ),
   skipped: z.array(
-    z.object({ plugin_id: z.string(), reason: z.enum(SKIP_REASONS), candidate: z.string().optional() }),
+    z.object({
+      plugin_id: z.string(),
+      reason: z.enum(SKIP_REASONS),
+      candidate: z.string().optional(),
+      /** Why, in a sentence (e.g. which deployment holds a `busy` plugin). */
+      detail: z.string().optional(),
+    }),
   ),
   failed: z.array(
     z.object({
@@ -35,6 +41,8 @@ export const UpgradeRunSummarySchema = z.object({
       problem: z.object({ type: z.string(), detail: z.string() }).loose().optional(),
     }),
   ),
+  /** Set when the tenant could not be evaluated at all (its schedule still advances). */
+  error: z.object({ type: z.string(), detail: z.string() }).loose().optional(),
 });
 export type UpgradeRunSummary = z.infer<typeof UpgradeRunSummarySchema>;
 

@@ -1,0 +1,261 @@
+/**
+ * Deployment use-cases behind the API and the drop folder: start a deployment (fail fast on what
+ * can be known now, reserve the plugin, start the workflow named by the deployment id), and the
+ * approval decisions that answer the workflow's task token.
+ */
+import { ulid } from 'ulid';
+import type { Caller } from '#adapters/dynamo/api-keys.ts';
+import {
+  approvalTaskToken,
+  createDeployment,
+  getDeployment,
+  recordStep,
+  transitionDeployment,
+  updateDeployment,
+} from '#adapters/dynamo/deployments.ts';
+import { findInstallation, LeaseHeldError, releaseLease, takeLease } from '#adapters/dynamo/installations.ts';
+import { workflowEngine } from '#adapters/workflow.ts';
+import { configDigest, type PluginConfig, sealConfig } from '#core/deploy/config-seal.ts';
+import type { Deployment, DeploymentOperation } from '#core/deploy/model.ts';
+import { leaseExpiry, leaseState, RESERVATION_GRACE_SECONDS } from '#core/deploy/plan.ts';
+import { ConflictError, toProblem, ValidationError } from '#core/errors.ts';
+import { parseUniqueIdentifier } from '#core/unique-identifier.ts';
+import { configSealingKey } from './deploy-config.ts';
+import { requirePackage, resolvePlanStep } from './deploy-plan.ts';
+
+export interface DeploymentRequest {
+  operation: DeploymentOperation;
+  unique_identifier?: string | undefined;
+  plugin_id?: string | undefined;
+  to_revision?: number | undefined;
+  expected_current?: string | null | undefined;
+  allow_downgrade?: boolean | undefined;
+  config?: PluginConfig | undefined;
+  approval_timeout_seconds?: number | undefined;
+}
+
+/** How long an approval may wait when the request does not say (`PLUGINOPS_APPROVAL_TIMEOUT_SECONDS`). */
+export function defaultApprovalTimeoutSeconds(): number {
+  const configured = Number(process.env.PLUGINOPS_APPROVAL_TIMEOUT_SECONDS);
+  return Number.isInteger(configured) && configured > 0 ? configured : 24 * 60 * 60;
+}
+
+export function actorOf(caller: Pick<Caller, 'keyId'> | { system: string }): string {
+  return 'system' in caller ? caller.system : `key:${caller.keyId}`;
+}
+
+/** The plugin a request is about; install/upgrade read it from the package in the catalog. */
+async function pluginIdOf(request: DeploymentRequest): Promise<string> {
+  if (request.unique_identifier !== undefined) {
+    const pluginId = parseUniqueIdentifier(request.unique_identifier).pluginId;
+    if (request.plugin_id !== undefined && request.plugin_id !== pluginId) {
+      throw new ValidationError(`${request.unique_identifier} is not a version of ${request.plugin_id}.`, [
+        { path: 'body.plugin_id', message: 'does not match unique_identifier' },
+      ]);
+    }
+    await requirePackage(request.unique_identifier);
+    return pluginId;
+  }
+  if (request.plugin_id === undefined) throw new Error('validated requests name a plugin');
+  return request.plugin_id;
+}
+
+/**
+ * Starts a deployment and returns it (status `pending`). Everything that can be refused now is
+ * refused now: a package not in the catalog (404), `expected_current` not matching, upgrading or
+ * uninstalling what is not installed, nothing to roll back to, a plugin another deployment holds
+ * (409). The plugin is then reserved for this deployment with a conditional write, so of
+ * simultaneous requests exactly one gets through. The deployment id is the execution name: a
+ * repeated start of the same deployment is the same execution.
+ */
+export async function startDeployment(
+  tenantId: string,
+  actor: string,
+  request: DeploymentRequest,
+  now: Date,
+): Promise<Deployment> {
+  const pluginId = await pluginIdOf(request);
+  const deploymentId = ulid(now.getTime());
+  const installation = await findInstallation(tenantId, pluginId);
+  const lease = leaseState(installation?.lock, deploymentId, now);
+  if (lease === 'held' && installation?.lock !== undefined) {
+    throw new LeaseHeldError(pluginId, installation.lock.deployment_id, installation.lock.expires_at);
+  }
+  const hasConfig = request.config !== undefined;
+  const target = {
+    plugin_id: pluginId,
+    ...(request.unique_identifier === undefined ? {} : { unique_identifier: request.unique_identifier }),
+    ...(request.to_revision === undefined ? {} : { to_revision: request.to_revision }),
+  };
+  const expected =
+    request.expected_current === undefined ? {} : { expected_current: request.expected_current };
+  const plan = await resolvePlanStep(
+    { tenant_id: tenantId, operation: request.operation, target, has_config: hasConfig, ...expected },
+    installation,
+  );
+  const approvalTimeout = request.approval_timeout_seconds ?? defaultApprovalTimeoutSeconds();
+  const sealed = hasConfig ? sealConfig(request.config as PluginConfig, configSealingKey()) : undefined;
+
+  await takeLease(
+    tenantId,
+    pluginId,
+    {
+      deployment_id: deploymentId,
+      expires_at: leaseExpiry(now, approvalTimeout + RESERVATION_GRACE_SECONDS),
+      phase: 'reserved',
+      // An expired lease is taken over here; the workflow's Acquire settles its holder's work.
+      ...(lease === 'expired' && installation?.lock !== undefined
+        ? { inherited_from: installation.lock.deployment_id }
+        : {}),
+    },
+    now,
+  );
+  try {
+    const deployment = await createDeployment({
+      deployment_id: deploymentId,
+      tenant_id: tenantId,
+      operation: request.operation,
+      actor,
+      target,
+      status: 'pending',
+      plan: { steps: [plan], order: [pluginId] },
+      allow_downgrade: request.allow_downgrade ?? false,
+      has_config: hasConfig,
+      approval_timeout_seconds: approvalTimeout,
+      created_at: now.toISOString(),
+      updated_at: now.toISOString(),
+      ...expected,
+      ...(sealed === undefined
+        ? {}
+        : { config_sealed: sealed, config_digest: configDigest(request.config as PluginConfig) }),
+    });
+    await workflowEngine().startExecution('deploy', deploymentId, {
+      deployment_id: deploymentId,
+      tenant_id: tenantId,
+    });
+    return deployment;
+  } catch (error) {
+    // The workflow never started: nothing will release the reservation but us.
+    await updateDeployment(
+      tenantId,
+      deploymentId,
+      { status: 'failed', error: toProblem(error) },
+      new Date(),
+      ['pending'],
+    ).catch(() => undefined);
+    await releaseLease(tenantId, pluginId, deploymentId).catch(() => undefined);
+    throw error;
+  }
+}
+
+export interface Decision {
+  by: string;
+  comment?: string | undefined;
+}
+
+async function pendingToken(tenantId: string, deploymentId: string): Promise<string> {
+  const deployment = await getDeployment(tenantId, deploymentId);
+  const token =
+    deployment.status === 'awaiting_approval' ? await approvalTaskToken(tenantId, deploymentId) : undefined;
+  if (token === undefined) {
+    throw new ConflictError(`Deployment ${deploymentId} is ${deployment.status}, not awaiting approval.`, {
+      extensions: { deployment_status: deployment.status },
+    });
+  }
+  return token;
+}
+
+/**
+ * Approves a deployment waiting for approval. The decision is claimed with a conditional status
+ * change first, so two admins deciding at once get one success and one 409.
+ */
+export async function approveDeployment(
+  tenantId: string,
+  deploymentId: string,
+  decision: Decision,
+  now: Date,
+): Promise<Deployment> {
+  const token = await pendingToken(tenantId, deploymentId);
+  await transitionDeployment(
+    tenantId,
+    deploymentId,
+    {
+      status: 'running',
+      approval: { decision: 'approved', by: decision.by, at: now.toISOString(), ...withComment(decision) },
+      remove: ['task_token'],
+    },
+    now,
+    ['awaiting_approval'],
+  );
+  await recordStep(tenantId, deploymentId, 'AwaitApproval', { status: 'succeeded' }, now);
+  await workflowEngine().sendTaskSuccess(token, { decision: 'approved', by: decision.by });
+  return getDeployment(tenantId, deploymentId);
+}
+
+export async function rejectDeployment(
+  tenantId: string,
+  deploymentId: string,
+  decision: Decision,
+  now: Date,
+): Promise<Deployment> {
+  const token = await pendingToken(tenantId, deploymentId);
+  await transitionDeployment(
+    tenantId,
+    deploymentId,
+    {
+      status: 'rejected',
+      approval: { decision: 'rejected', by: decision.by, at: now.toISOString(), ...withComment(decision) },
+      remove: ['task_token'],
+    },
+    now,
+    ['awaiting_approval'],
+  );
+  await recordStep(tenantId, deploymentId, 'AwaitApproval', { status: 'failed' }, now);
+  await workflowEngine().sendTaskFailure(
+    token,
+    'DeploymentRejected',
+    decision.comment ?? `Rejected by ${decision.by}.`,
+  );
+  return getDeployment(tenantId, deploymentId);
+}
+
+function withComment(decision: Decision): { comment?: string } {
+  return decision.comment === undefined ? {} : { comment: decision.comment };
+}
+
+/**
+ * The drop folder's deploy: a package dropped under `drop/tenants/<t>/` is installed (or upgraded
+ * to) on that tenant. Nothing starts when exactly that build is already installed. A duplicate
+ * event for the same drop finds the deployment the first one started and reports it again.
+ */
+export async function deployDroppedPackage(
+  tenantId: string,
+  uniqueIdentifier: string,
+  dropKey: string,
+  now: Date,
+): Promise<{ deployment_id: string } | undefined> {
+  const pluginId = parseUniqueIdentifier(uniqueIdentifier).pluginId;
+  const installation = await findInstallation(tenantId, pluginId);
+  if (installation?.unique_identifier === uniqueIdentifier) return undefined;
+  const actor = actorOf({ system: `drop:${dropKey}` });
+  try {
+    const deployment = await startDeployment(
+      tenantId,
+      actor,
+      {
+        operation: installation?.status === 'installed' ? 'upgrade' : 'install',
+        unique_identifier: uniqueIdentifier,
+      },
+      now,
+    );
+    return { deployment_id: deployment.deployment_id };
+  } catch (error) {
+    if (error instanceof LeaseHeldError) {
+      const holder = await getDeployment(tenantId, error.holder).catch(() => undefined);
+      if (holder?.actor === actor && holder.target.unique_identifier === uniqueIdentifier) {
+        return { deployment_id: holder.deployment_id };
+      }
+    }
+    throw error;
+  }
+}
