@@ -182,6 +182,7 @@ describe('PUT /v1/tenants/{t}/auto-upgrade', () => {
 
 describe('tenant isolation', () => {
   it("answers 404 for another tenant's settings and runs", async () => {
+    const before = await settingsItem(globex);
     for (const [method, suffix] of [
       ['GET', ''],
       ['PUT', ''],
@@ -194,8 +195,8 @@ describe('tenant isolation', () => {
       expect(response.status).toBe(404);
       expect(response.body.type).toBe('urn:pluginops:problem:not-found');
     }
-    // Nothing was written for the other tenant.
-    expect(await settingsItem(globex)).toBeUndefined();
+    // Nothing was written for the other tenant (it keeps what its creation indexed).
+    expect(await settingsItem(globex)).toEqual(before);
   });
 });
 
@@ -316,10 +317,10 @@ describe('sweep-side adapter on DynamoDB Local', () => {
     (await import('#shared/config.ts')).resetConfigCache();
   });
 
-  it('indexes a new tenant with its defaults once, and never over its own settings', async () => {
+  it('indexes a new tenant with its defaults at creation, once, and never over its own settings', async () => {
     const adapter = await import('#adapters/dynamo/auto-upgrade.ts');
     const now = new Date('2026-05-01T00:00:00Z');
-    expect(await adapter.ensureDefaultAutoUpgradeSettings(fresh, now)).toBe(true);
+    // POST /v1/tenants already indexed it; doing it again changes nothing.
     expect(await adapter.ensureDefaultAutoUpgradeSettings(fresh, now)).toBe(false);
     const slot = defaultUpgradeTimeOfDay(fresh) / 900; // UTC default: the slot is the quarter-hour
     expect(await tenantsInSlot(slot)).toContain(fresh);
