@@ -3,6 +3,8 @@
  * environment, tables from the CDK definitions, the bootstrap key, the drop pipeline and the HTTP
  * gateway. `npm start` (local/main.ts) and the integration tests both use this.
  */
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -22,6 +24,7 @@ import { type Gateway, startGateway } from './gateway.ts';
 import { type PluginHost, pluginHostSettings, startPluginHost } from './plugin-host.ts';
 import { assertPortFree } from './ports.ts';
 import { S3RVER_CREDENTIALS, type S3Server, startS3Server } from './s3.ts';
+import { schedulerEnabled, startLocalScheduler } from './scheduler.ts';
 import { ensureTables } from './tables.ts';
 import {
   createLocalWorkflowEngine,
@@ -100,6 +103,8 @@ const MANAGED_ENV = [
   'PLUGINOPS_BUCKET',
   'PLUGINOPS_LOCAL_INFO',
   'PLUGINOPS_RUNTIME_URL',
+  'PLUGINOPS_EVENTS_FILE',
+  'PLUGINOPS_CURSOR_SECRET',
 ] as const;
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
@@ -232,6 +237,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     mark('workflows');
     // --- end workflows
 
+    // --- Scheduler: the 15-minute sweep (EventBridge rule on AWS); off with PLUGINOPS_SCHEDULER=off.
+    if (schedulerEnabled()) {
+      const scheduler = startLocalScheduler({ log: (level, message, fields) => log[level](message, fields) });
+      cleanups.push(() => scheduler.stop());
+      log.info('auto-upgrade scheduler on', { next_sweep: scheduler.nextRun()?.toISOString() ?? null });
+    }
+    // --- end scheduler
+
     const { dispatchApiEvent } = await import('#api/router.ts');
     const { ROUTES } = await import('#api/routes.ts');
     const gateway: Gateway = await startGateway({
@@ -326,14 +339,30 @@ function applyEnvironment(settings: {
   env.PLUGINOPS_IDEMPOTENCY_TABLE = settings.idempotencyTable;
   env.PLUGINOPS_BUCKET = settings.bucket;
   env.PLUGINOPS_RUNTIME_URL = settings.runtimeUrl;
+  // The local "event bus": one JSON line per event (a caller may point it elsewhere).
+  env.PLUGINOPS_EVENTS_FILE ??= join(settings.dataDir, 'events.jsonl');
+  // Pagination cursors stay valid across restarts of the same data dir.
+  env.PLUGINOPS_CURSOR_SECRET ??= localSecret(join(settings.dataDir, 'cursor.key'));
   env.PLUGINOPS_LOCAL_INFO = JSON.stringify({
     s3_endpoint: settings.engines.s3.endpoint,
     bucket: settings.bucket,
     dynamodb_endpoint: settings.engines.dynamodb.endpoint,
     data_dir: settings.dataDir,
     runtime_url: settings.runtimeUrl,
+    events_file: env.PLUGINOPS_EVENTS_FILE,
   });
   resetConfigCache();
+}
+
+/** A 32-byte secret kept in the data dir (created once, mode 0600). */
+function localSecret(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    const secret = randomBytes(32).toString('base64url');
+    writeFileSync(file, secret, { mode: 0o600 });
+    return secret;
+  }
 }
 
 function restoreEnvironment(saved: Record<string, string | undefined>): void {

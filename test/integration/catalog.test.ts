@@ -4,6 +4,8 @@
  * policy at publish, the drop folder, pagination cursors and the OpenAPI document.
  */
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -135,6 +137,14 @@ describe('publishing', () => {
     expect(fetched.body.version).toBe('0.0.1');
     const versions = await call('GET', `/v1/plugins/author${run}/raw/versions`, { key: keys.read });
     expect(versions.body.items).toHaveLength(1);
+    // One "Package Published" event on the local bus, none for the republish, no key material.
+    const events = (await readFile(join(stack.dataDir, 'events.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { 'detail-type': string; detail: Record<string, unknown> })
+      .filter((event) => event.detail.unique_identifier === expected.uniqueIdentifier);
+    expect(events.map((event) => event['detail-type'])).toEqual(['Package Published']);
+    expect(JSON.stringify(events)).not.toContain(keys.writer);
   });
 
   it('refuses bad packages with their specific problem and stores nothing', async () => {

@@ -28,6 +28,7 @@ describe('shared local stack', () => {
         dynamodb_endpoint: info.dynamodbEndpoint,
         data_dir: info.dataDir,
         runtime_url: info.runtimeUrl,
+        events_file: expect.stringMatching(/events\.jsonl$/),
       },
     });
   });
