@@ -7,7 +7,7 @@
  *    byte is inflated, so a hostile archive costs almost nothing to refuse.
  * 2. **Contents.** Entries are streamed in zip order through inflate; each one's SHA-256 and CRC-32
  *    are computed on the fly and the actual byte counts are checked against the declared ones and
- *    the caps, so a lying header is stopped at its first excess byte.
+ *    the caps, so a lying header is stopped within one inflate chunk (256 KiB) of its declared size.
  *
  * Nothing is extracted to disk and nothing buffers the whole package: reads go through the
  * {@link ByteSource} port, and only entries the caller asks for (`collect`) are kept in memory.

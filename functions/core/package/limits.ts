@@ -2,7 +2,7 @@
  * Size caps for reading untrusted packages (DESIGN §9). Every cap is checked twice: against the
  * sizes the central directory declares (before a single byte is inflated) and against the bytes
  * actually produced while streaming, so a header that lies about its sizes gets no further than
- * its first excess byte.
+ * its first excess inflate chunk.
  */
 
 const KiB = 1024;

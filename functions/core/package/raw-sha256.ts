@@ -108,16 +108,26 @@ class HashWorker {
 
   private constructor() {
     this.worker = new Worker(WORKER_SOURCE, { eval: true });
-    this.worker.unref();
     this.worker.on('message', (reply: WorkerReply) => this.onReply(reply));
     this.worker.on('error', (error) => this.fail(error));
     this.worker.on('exit', (code) => this.fail(new Error(`hash worker exited with code ${code}`)));
+    // After the listeners: attaching a 'message' listener refs the worker again.
+    this.worker.unref();
+  }
+
+  /** Keeps the process alive exactly while a job waits on the worker. */
+  private track(id: number, state: JobState | undefined): void {
+    const before = this.jobs.size;
+    if (state === undefined) this.jobs.delete(id);
+    else this.jobs.set(id, state);
+    if (before === 0 && this.jobs.size > 0) this.worker.ref();
+    if (before > 0 && this.jobs.size === 0) this.worker.unref();
   }
 
   start() {
     const id = this.nextId++;
     const state: JobState = { inFlight: 0, waiters: [] };
-    this.jobs.set(id, state);
+    this.track(id, state);
     return {
       push: (bytes: Uint8Array): Promise<void> => {
         if (this.failure) return Promise.reject(this.failure);
@@ -134,7 +144,8 @@ class HashWorker {
           this.worker.postMessage({ type: 'finish', id });
         }),
       abort: (): void => {
-        if (!this.jobs.delete(id)) return;
+        if (!this.jobs.has(id)) return;
+        this.track(id, undefined);
         this.worker.postMessage({ type: 'abort', id });
       },
     };
@@ -147,7 +158,7 @@ class HashWorker {
       state.inFlight -= 1;
       state.waiters.shift()?.resolve();
     } else {
-      this.jobs.delete(reply.id);
+      this.track(reply.id, undefined);
       state.digest?.resolve(reply.hex);
     }
   }
@@ -160,5 +171,6 @@ class HashWorker {
       state.digest?.reject(error);
     }
     this.jobs.clear();
+    this.worker.unref();
   }
 }
