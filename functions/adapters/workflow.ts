@@ -199,6 +199,53 @@ function translateTokenError(error: unknown): unknown {
   return error;
 }
 
+/** How an execution stands, as far as callers that wait for one need to know. */
+export interface ExecutionState {
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'PENDING_REDRIVE';
+  /** Parsed JSON output once SUCCEEDED. */
+  output?: unknown;
+  error?: string;
+  cause?: string;
+}
+
+/**
+ * Reads an execution started through {@link WorkflowEngine.startExecution} (by the ARN it
+ * returned): Step Functions `DescribeExecution` when the machine's ARN variable is set, else the
+ * registered local engine (which offers `describeExecution(arn)`). `undefined` when unknown.
+ */
+export async function describeExecution(
+  machine: StateMachineName,
+  executionArn: string,
+): Promise<ExecutionState | undefined> {
+  if (process.env[stateMachineArnVariable(machine)]) {
+    const described = await sfnClient().send(new DescribeExecutionCommand({ executionArn }));
+    if (described.status === undefined) return undefined;
+    return {
+      status: described.status,
+      ...(described.output === undefined ? {} : { output: JSON.parse(described.output) as unknown }),
+      ...(described.error === undefined ? {} : { error: described.error }),
+      ...(described.cause === undefined ? {} : { cause: described.cause }),
+    };
+  }
+  const local = requireLocalEngine(stateMachineArnVariable(machine)) as WorkflowEngine & {
+    describeExecution?: (nameOrArn: string) => ExecutionState | undefined;
+  };
+  if (typeof local.describeExecution !== 'function') {
+    throw new WorkflowEngineUnavailableError(
+      'The registered local workflow engine cannot describe executions.',
+    );
+  }
+  const found = local.describeExecution(executionArn);
+  return found === undefined
+    ? undefined
+    : {
+        status: found.status,
+        ...(found.output === undefined ? {} : { output: found.output }),
+        ...(found.error === undefined ? {} : { error: found.error }),
+        ...(found.cause === undefined ? {} : { cause: found.cause }),
+      };
+}
+
 /** `arn:…:stateMachine:pluginops-dev-deploy` + `d-1` → `arn:…:execution:pluginops-dev-deploy:d-1`. */
 export function executionArnOf(stateMachineArn: string, name: string): string {
   return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;

@@ -1,0 +1,29 @@
+/**
+ * `POST /v1/sweeps` (operator, admin) `{at?}`: runs the auto-upgrade sweep of the window elapsed
+ * at `at` (default now) through the same state machine the schedule starts, and returns its
+ * summary. Waits at most ~25 s (API Gateway's limit is 30 s); a sweep still running then answers
+ * 202 with the execution name.
+ */
+import { ProblemError } from '#core/errors.ts';
+import { runSweep } from '#services/sweep-run.ts';
+import { apiHandler } from '#shared/api-handler.ts';
+import { jsonResponse } from '#shared/http-response.ts';
+import { SweepBody } from './schemas.ts';
+
+export const handler = apiHandler(
+  { scope: 'admin', operatorOnly: true, body: SweepBody },
+  async ({ body, now }) => {
+    const at = body.at === undefined ? now : new Date(body.at);
+    const result = await runSweep(at, now);
+    if (result.status === 'running') {
+      return jsonResponse(202, { execution: result.execution, status: 'running' });
+    }
+    if (result.status === 'failed') {
+      throw new ProblemError(
+        'internal',
+        `Sweep ${result.execution} failed (${result.error ?? 'unknown error'}).`,
+      );
+    }
+    return jsonResponse(200, { execution: result.execution, status: 'succeeded', ...result.summary });
+  },
+);

@@ -1,0 +1,108 @@
+/** The sweep's ports wired to the real adapters (DynamoDB, the deploy use-case, EventBridge). */
+import {
+  advanceAutoUpgradeSchedule,
+  listUpgradeRuns,
+  putUpgradeRun,
+  querySlot,
+} from '#adapters/dynamo/auto-upgrade.ts';
+import { findDeployment, listDeployments } from '#adapters/dynamo/deployments.ts';
+import { listInstalledPlugins } from '#adapters/dynamo/installations.ts';
+import { listPluginVersions } from '#adapters/dynamo/packages.ts';
+import { getStoredPolicy } from '#adapters/dynamo/tenants.ts';
+import { publishEvent } from '#adapters/events.ts';
+import type { CatalogVersion } from '#core/auto-upgrade/plan.ts';
+import type { Deployment, DeploymentStatus } from '#core/deploy/model.ts';
+import { effectivePolicy } from '#core/policy.ts';
+import { startDeployment } from './deploy.ts';
+import { stagePolicyDefaults } from './stage.ts';
+import { SWEEP_ACTOR, type SweepPorts } from './sweep.ts';
+import {
+  claimUpgradeAlert,
+  closeWave,
+  createRollout,
+  findRollouts,
+  putSweepRun,
+  recordWaveDeployment,
+} from './sweep-store.ts';
+
+const PAGE = 100;
+
+async function listCatalog(pluginId: string): Promise<CatalogVersion[]> {
+  const versions: CatalogVersion[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await listPluginVersions(pluginId, PAGE, cursor);
+    for (const record of page.items) {
+      versions.push({ version: record.version, unique_identifier: record.unique_identifier });
+    }
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor !== undefined);
+  return versions;
+}
+
+async function listByStatus(tenantId: string, status: DeploymentStatus): Promise<Deployment[]> {
+  const found: Deployment[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await listDeployments(tenantId, { status, limit: PAGE, cursor });
+    found.push(...page.items.filter((deployment) => deployment.operation === 'auto-upgrade'));
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor !== undefined);
+  return found;
+}
+
+export function sweepPorts(): SweepPorts {
+  return {
+    clock: () => new Date(),
+    querySlot: (slot, cursor) => querySlot(slot, cursor),
+    async listInstalled(tenantId) {
+      return (await listInstalledPlugins(tenantId)).flatMap((entry) =>
+        entry.unique_identifier === null || entry.version === null
+          ? []
+          : [
+              {
+                plugin_id: entry.plugin_id,
+                unique_identifier: entry.unique_identifier,
+                version: entry.version,
+                status: entry.status,
+                ...(entry.hold === undefined ? {} : { hold: entry.hold }),
+              },
+            ],
+      );
+    },
+    listCatalog,
+    async listFailedAutoUpgrades(tenantId) {
+      const [failed, rolledBack] = await Promise.all([
+        listByStatus(tenantId, 'failed'),
+        listByStatus(tenantId, 'rolled_back'),
+      ]);
+      return [...failed, ...rolledBack];
+    },
+    async canaryPolicy(tenantId) {
+      return effectivePolicy(stagePolicyDefaults(), await getStoredPolicy(tenantId)).canary;
+    },
+    async lastRun(tenantId) {
+      return (await listUpgradeRuns(tenantId, 1, undefined)).items[0];
+    },
+    async startDeployment(tenantId, request, now) {
+      return startDeployment(tenantId, SWEEP_ACTOR, request, now);
+    },
+    async deploymentStatus(tenantId, deploymentId) {
+      const deployment = await findDeployment(tenantId, deploymentId);
+      if (deployment === undefined) return undefined;
+      return {
+        status: deployment.status,
+        ...(deployment.error === undefined ? {} : { error: deployment.error }),
+      };
+    },
+    advanceSchedule: (entry, after) => advanceAutoUpgradeSchedule(entry, after),
+    putUpgradeRun: (tenantId, summary) => putUpgradeRun(tenantId, summary),
+    findRollouts,
+    createRollout,
+    recordWaveDeployment,
+    closeWave,
+    claimUpgradeAlert,
+    publishAlert: (alert, now) => publishEvent('Auto-upgrade Alert', { ...alert }, now),
+    putSweepRun,
+  };
+}

@@ -1,0 +1,282 @@
+/**
+ * What the auto-upgrade sweep keeps besides settings and tenant runs (those live in
+ * `#adapters/dynamo/auto-upgrade.ts`): canary rollouts (wave, halt, resume), per-sweep summaries
+ * and the once-only marker of each `Auto-upgrade Alert`. Keys come from `keys.ts`.
+ */
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { documentClientInstance, mainTableName } from '#adapters/dynamo/client.ts';
+import { isConditionalFailure } from '#adapters/dynamo/conditions.ts';
+import { decodeCursor, encodeCursor } from '#adapters/dynamo/cursor.ts';
+import { keys } from '#adapters/dynamo/keys.ts';
+import type { Page } from '#adapters/dynamo/signers.ts';
+import { ConflictError, NotFoundError } from '#core/errors.ts';
+
+/** Sweep summaries expire like tenant runs. */
+const SWEEP_RUN_RETENTION_DAYS = 90;
+const BATCH_GET_LIMIT = 100;
+
+export type RolloutStatus = 'wave' | 'open' | 'halted';
+
+/**
+ * A canary rollout of one build (`unique_identifier`). `wave`: the first wave is upgrading and
+ * everyone else on a canary policy waits; `open`: the wave passed (or an operator resumed a halt),
+ * everyone may upgrade; `halted`: the wave failed too often, nobody gets the build.
+ */
+export interface Rollout {
+  unique_identifier: string;
+  plugin_id: string;
+  version: string;
+  status: RolloutStatus;
+  percent: number;
+  failure_threshold: number;
+  /** Tenants of the first wave, and the deployment each one got (once started). */
+  wave_tenants: string[];
+  wave_deployments: Record<string, string>;
+  created_at: string;
+  /** The wave's outcome once all its deployments finished. */
+  wave_result?: { attempted: number; failed: number };
+  halt?: { at: string; by: string; reason: string };
+  resumed?: { at: string; by: string };
+}
+
+function toRollout(item: Record<string, unknown>): Rollout {
+  const { PK: _pk, SK: _sk, type: _type, ...rest } = item;
+  return rest as unknown as Rollout;
+}
+
+export async function findRollout(uniqueIdentifier: string): Promise<Rollout | undefined> {
+  const { Item } = await documentClientInstance().send(
+    new GetCommand({ TableName: mainTableName(), Key: keys.rollout(uniqueIdentifier), ConsistentRead: true }),
+  );
+  return Item === undefined ? undefined : toRollout(Item);
+}
+
+/** Rollouts of the given builds (batched, at most one round trip per 100 builds). */
+export async function findRollouts(uniqueIdentifiers: readonly string[]): Promise<Map<string, Rollout>> {
+  const found = new Map<string, Rollout>();
+  const table = mainTableName();
+  const unique = [...new Set(uniqueIdentifiers)];
+  for (let offset = 0; offset < unique.length; offset += BATCH_GET_LIMIT) {
+    let pending: Record<string, unknown>[] | undefined = unique
+      .slice(offset, offset + BATCH_GET_LIMIT)
+      .map((id) => ({ ...keys.rollout(id) }));
+    for (let round = 0; pending !== undefined && pending.length > 0; round += 1) {
+      if (round === 5) throw new Error('rollout lookup kept returning unprocessed keys');
+      const result: BatchGetCommandOutput = await documentClientInstance().send(
+        new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }),
+      );
+      for (const item of result.Responses?.[table] ?? []) {
+        const rollout = toRollout(item);
+        found.set(rollout.unique_identifier, rollout);
+      }
+      pending = result.UnprocessedKeys?.[table]?.Keys;
+    }
+  }
+  return found;
+}
+
+/**
+ * Creates the rollout with its first wave. Two sweeps racing on the same build: the first put
+ * wins and the loser gets the winner's rollout back, so both follow the same wave.
+ */
+export async function createRollout(rollout: Rollout): Promise<Rollout> {
+  try {
+    await documentClientInstance().send(
+      new PutCommand({
+        TableName: mainTableName(),
+        Item: { ...keys.rollout(rollout.unique_identifier), type: 'rollout', ...rollout },
+        ConditionExpression: 'attribute_not_exists(PK)',
+      }),
+    );
+    return rollout;
+  } catch (error) {
+    if (!isConditionalFailure(error)) throw error;
+    const existing = await findRollout(rollout.unique_identifier);
+    if (existing === undefined) throw error;
+    return existing;
+  }
+}
+
+/** Remembers which deployment a wave tenant got (the wave's outcome is read from them). */
+export async function recordWaveDeployment(
+  uniqueIdentifier: string,
+  tenantId: string,
+  deploymentId: string,
+): Promise<void> {
+  await documentClientInstance().send(
+    new UpdateCommand({
+      TableName: mainTableName(),
+      Key: keys.rollout(uniqueIdentifier),
+      UpdateExpression: 'SET wave_deployments.#tenant = :deployment',
+      ConditionExpression: 'attribute_exists(PK)',
+      ExpressionAttributeNames: { '#tenant': tenantId },
+      ExpressionAttributeValues: { ':deployment': deploymentId },
+    }),
+  );
+}
+
+/**
+ * Closes the wave: `open` (it passed) or `halted`. Only a rollout still in its wave moves, so a
+ * second sweep deciding the same wave, or an operator who already resumed, is left alone; the
+ * rollout as stored afterwards is returned either way, with `changed` telling who won.
+ */
+export async function closeWave(
+  uniqueIdentifier: string,
+  outcome:
+    | { status: 'open'; wave_result: { attempted: number; failed: number } }
+    | { status: 'halted'; wave_result: { attempted: number; failed: number }; halt: Rollout['halt'] },
+): Promise<{ rollout: Rollout; changed: boolean }> {
+  const halt = outcome.status === 'halted' ? outcome.halt : undefined;
+  try {
+    const { Attributes } = await documentClientInstance().send(
+      new UpdateCommand({
+        TableName: mainTableName(),
+        Key: keys.rollout(uniqueIdentifier),
+        UpdateExpression: `SET #status = :status, wave_result = :result${halt === undefined ? '' : ', halt = :halt'}`,
+        ConditionExpression: '#status = :wave',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':status': outcome.status,
+          ':result': outcome.wave_result,
+          ':wave': 'wave',
+          ...(halt === undefined ? {} : { ':halt': halt }),
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return { rollout: toRollout(Attributes ?? {}), changed: true };
+  } catch (error) {
+    if (!isConditionalFailure(error)) throw error;
+    const current = await findRollout(uniqueIdentifier);
+    if (current === undefined) throw error;
+    return { rollout: current, changed: false };
+  }
+}
+
+/**
+ * An operator lifts a halt: the build is open to everyone again (the halt record stays, with who
+ * resumed it and when). 404 when the build has no rollout; 409 when it is not halted.
+ */
+export async function resumeRollout(uniqueIdentifier: string, by: string, now: Date): Promise<Rollout> {
+  try {
+    const { Attributes } = await documentClientInstance().send(
+      new UpdateCommand({
+        TableName: mainTableName(),
+        Key: keys.rollout(uniqueIdentifier),
+        UpdateExpression: 'SET #status = :open, resumed = :resumed',
+        ConditionExpression: '#status = :halted',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':open': 'open',
+          ':halted': 'halted',
+          ':resumed': { at: now.toISOString(), by },
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return toRollout(Attributes ?? {});
+  } catch (error) {
+    if (!isConditionalFailure(error)) throw error;
+    const current = await findRollout(uniqueIdentifier);
+    if (current === undefined) throw new NotFoundError(`No rollout of ${uniqueIdentifier} exists.`);
+    throw new ConflictError(`The rollout of ${uniqueIdentifier} is ${current.status}, not halted.`, {
+      extensions: { rollout_status: current.status },
+    });
+  }
+}
+
+/**
+ * Claims the one `Auto-upgrade Alert` of a tenant's target. True the first time only, so a
+ * sweep that sees the exhausted target again (or a retried task) does not alert twice.
+ */
+export async function claimUpgradeAlert(
+  tenantId: string,
+  uniqueIdentifier: string,
+  now: Date,
+): Promise<boolean> {
+  try {
+    await documentClientInstance().send(
+      new PutCommand({
+        TableName: mainTableName(),
+        Item: {
+          ...keys.upgradeAlert(tenantId, uniqueIdentifier),
+          type: 'upgrade_alert',
+          tenant_id: tenantId,
+          unique_identifier: uniqueIdentifier,
+          alerted_at: now.toISOString(),
+        },
+        ConditionExpression: 'attribute_not_exists(PK)',
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionalFailure(error)) return false;
+    throw error;
+  }
+}
+
+/** The sweep's own record: what one run over one window did. */
+export interface SweepSummary {
+  /** The instant the sweep ran "as if" (RFC 3339). */
+  run_at: string;
+  window: { start: string; end: string; slot: number };
+  /** Tenants indexed under the window's slot. */
+  checked: number;
+  /** Of those, due now. */
+  due: number;
+  /** Deployments started. */
+  upgraded: number;
+  /** Plugins left alone, and why. */
+  skipped: number;
+  skipped_by_reason: Record<string, number>;
+  /** Deployments that could not start, failed attempts reported, tenants that could not be evaluated. */
+  failed: number;
+  /** Builds whose rollout this sweep halted. */
+  halted: number;
+  halted_builds: string[];
+  /** Wall-clock start and end of the execution. */
+  started_at: string;
+  finished_at: string;
+}
+
+/** Overwrites a summary of the same `run_at` (a re-run of the same window). */
+export async function putSweepRun(summary: SweepSummary): Promise<void> {
+  const runAt = new Date(summary.run_at);
+  await documentClientInstance().send(
+    new PutCommand({
+      TableName: mainTableName(),
+      Item: {
+        ...keys.sweepRun(runAt.toISOString()),
+        type: 'sweep_run',
+        summary,
+        expires_at_epoch: Math.floor(runAt.getTime() / 1000) + SWEEP_RUN_RETENTION_DAYS * 86_400,
+      },
+    }),
+  );
+}
+
+export async function listSweepRuns(limit: number, cursor: string | undefined): Promise<Page<SweepSummary>> {
+  const partition = keys.sweepRunsPartition();
+  const scope = 'sweep-runs';
+  const result = await documentClientInstance().send(
+    new QueryCommand({
+      TableName: mainTableName(),
+      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+      ExpressionAttributeValues: { ':pk': partition.PK, ':prefix': partition.skPrefix },
+      ScanIndexForward: false,
+      Limit: limit,
+      ExclusiveStartKey: decodeCursor(cursor, scope),
+    }),
+  );
+  return {
+    items: (result.Items ?? []).map((item) => item.summary as SweepSummary),
+    next_cursor: encodeCursor(result.LastEvaluatedKey, scope),
+  };
+}
