@@ -28,6 +28,7 @@ export const PROBLEM_CATALOG = {
   'idempotency-in-progress': { status: 409, title: 'Request with this idempotency key is in progress' },
   'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
   'upstream-failed': { status: 502, title: 'Upstream source failed' },
+  'probe-failed': { status: 502, title: 'Health probe failed' },
   'rate-limited': { status: 429, title: 'Rate limited' },
   internal: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -532,7 +532,7 @@ describe('a failed probe rolls back', () => {
         config: { k: 'v2' },
       });
       expect(upgrade.status).toBe('rolled_back');
-      expect(upgrade.error.type).toBe('urn:pluginops:problem:upstream-failed');
+      expect(upgrade.error.type).toBe('urn:pluginops:problem:probe-failed');
       expect(upgrade.steps.map((step: { name: string }) => step.name)).toEqual(
         expect.arrayContaining(['Apply', 'Probe', 'Rollback', 'Alert']),
       );
