@@ -12,6 +12,8 @@ const SHUTDOWN_GRACE_MS = 10_000;
 async function main(): Promise<void> {
   const env = process.env;
   const port = parsePort(env.PLUGINOPS_PORT, 'PLUGINOPS_PORT') ?? DEFAULT_PORT;
+  // The local plugin host sits next to the API (8790 by default) so its admin API is easy to find.
+  if (port !== 0) env.PLUGINOPS_RUNTIME_PORT ??= String(port + 3);
   const stack = await startLocalStack({
     dataDir: env.PLUGINOPS_DATA_DIR || '.pluginops',
     port,
