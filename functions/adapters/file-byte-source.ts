@@ -35,14 +35,25 @@ class FileHandleByteSource implements FileByteSource {
     assertRange(offset, length, this.size);
     // A fresh, unpooled buffer per read: callers may transfer it to a worker thread.
     const buffer = Buffer.allocUnsafeSlow(length);
+    await this.fill(buffer, offset);
+    return buffer;
+  }
+
+  /** Reads straight into the caller's buffer (e.g. a reused slot): no allocation per read. */
+  async readInto(target: Uint8Array, offset: number): Promise<void> {
+    assertRange(offset, target.length, this.size);
+    await this.fill(target, offset);
+  }
+
+  private async fill(target: Uint8Array, offset: number): Promise<void> {
+    const length = target.length;
     let filled = 0;
     while (filled < length) {
-      const { bytesRead } = await this.handle.read(buffer, filled, length - filled, offset + filled);
+      const { bytesRead } = await this.handle.read(target, filled, length - filled, offset + filled);
       if (bytesRead === 0)
         throw new Error(`unexpected end of file at ${offset + filled} (size ${this.size})`);
       filled += bytesRead;
     }
-    return buffer;
   }
 
   close(): Promise<void> {

@@ -14,12 +14,12 @@
  */
 
 import { createHash } from 'node:crypto';
-import { pipeline, Readable } from 'node:stream';
-import { crc32, createInflateRaw } from 'node:zlib';
+import { crc32, createInflateRaw, type InflateRaw } from 'node:zlib';
 import yauzl from 'yauzl';
 import { InvalidPackageError, PackageTooLargeError, ProblemError, UnsafeArchiveError } from '#core/errors.ts';
 import type { ByteSource } from './byte-source.ts';
 import { exceedsEntryRatio, formatBytes, type PackageLimits } from './limits.ts';
+import { type RawSha256Options, scanSource } from './raw-sha256.ts';
 
 /** One file of the archive after the pass, in zip (central directory) order. */
 export interface ArchiveEntry {
@@ -41,6 +41,8 @@ export interface ArchiveContents {
   readonly comment: Buffer;
   /** Sum of the inflated sizes. */
   readonly unpackedSize: number;
+  /** Hex SHA-256 of the whole package, when asked for with {@link ReadArchiveOptions.rawSha256}. */
+  readonly rawSha256?: string;
 }
 
 export interface ReadArchiveOptions {
@@ -49,6 +51,11 @@ export interface ReadArchiveOptions {
   readonly collect?: (name: string, size: number) => boolean;
   /** Extra rules on the full list of names, run after phase 1 (e.g. required files). */
   readonly checkNames?: (names: ReadonlySet<string>) => void;
+  /**
+   * Also hash the raw package bytes in the same pass (on a worker thread for large sources, see
+   * `raw-sha256.ts`); the result is {@link ArchiveContents.rawSha256}.
+   */
+  readonly rawSha256?: RawSha256Options;
 }
 
 /** Root files Dify needs to read a package. */
@@ -95,13 +102,24 @@ export async function readArchive(source: ByteSource, options: ReadArchiveOption
       }
       const raw = await readCentralDirectory(zip);
       const planned = planEntries(raw, source.size, options);
-      const entries: ArchiveEntry[] = [];
-      const budget = { remaining: limits.maxUnpackedBytes };
-      for (const entry of planned) entries.push(await readEntryContent(zip, entry, options, budget));
+      // Phase 2: one sequential pass over the whole file feeds the raw hash and the entries.
+      const scanner = new EntryScanner(planned, source.size, options);
+      let rawSha256: string | undefined;
+      try {
+        rawSha256 = await scanSource(guardReads(source), {
+          ...options.rawSha256,
+          hash: options.rawSha256 !== undefined,
+          onChunk: (offset, bytes) => scanner.consume(offset, bytes),
+        });
+      } finally {
+        scanner.destroy();
+      }
+      const entries = scanner.finish();
       return {
         entries,
         comment: Buffer.from(zip.comment as unknown as Buffer),
         unpackedSize: planned.reduce((sum, e) => sum + e.size, 0),
+        ...(rawSha256 === undefined ? {} : { rawSha256 }),
       };
     } finally {
       zip.close();
@@ -117,6 +135,8 @@ export async function readArchive(source: ByteSource, options: ReadArchiveOption
 
 interface PlannedEntry {
   readonly raw: yauzl.Entry;
+  /** Position in the central directory (zip order). */
+  readonly index: number;
   readonly name: string;
   readonly size: number;
   readonly compressedSize: number;
@@ -194,7 +214,7 @@ function planEntries(raw: yauzl.Entry[], packageBytes: number, options: ReadArch
     }
     declaredTotal += size;
     checkTotal(limits, declaredTotal, packageBytes, 'declares');
-    planned.push({ raw: entry, name, size, compressedSize, dataLimit: packageBytes });
+    planned.push({ raw: entry, index: planned.length, name, size, compressedSize, dataLimit: packageBytes });
   }
   checkNoOverlap(planned);
   if (!names.has(MANIFEST_FILE)) {
@@ -328,81 +348,389 @@ function checkNoOverlap(planned: PlannedEntry[]): void {
  * Phase 2: contents
  * ------------------------------------------------------------------------------------------- */
 
-async function readEntryContent(
-  zip: yauzl.ZipFile,
-  entry: PlannedEntry,
-  options: ReadArchiveOptions,
-  budget: { remaining: number },
-): Promise<ArchiveEntry> {
-  const quoted = JSON.stringify(entry.name);
-  const header = await zip.readLocalFileHeaderPromise(entry.raw);
-  if (!header.fileName.equals(entry.raw.fileNameRaw)) {
-    throw new UnsafeArchiveError(`Entry ${quoted} has a different name in its local header.`);
-  }
-  if ((header.generalPurposeBitFlag & GP_FLAG_ENCRYPTED) !== 0) {
-    throw new UnsafeArchiveError(`Entry ${quoted} is encrypted.`);
-  }
-  if (header.fileDataStart + entry.compressedSize > entry.dataLimit) {
-    throw new UnsafeArchiveError(`Entry ${quoted} overlaps the next entry in the archive.`);
-  }
-  // Raw (still compressed) bytes from yauzl, inflated here: yauzl's inflater uses zlib's default
-  // 16 KiB output chunks, one thread-pool round trip each, which made large packages latency-bound.
-  // Byte counts are asserted below instead of by yauzl's counter. (The callback form: yauzl 3.4's
-  // `openReadStreamLowLevelPromise` forwards to the wrong method.)
-  const raw = await new Promise<Readable>((resolve, reject) =>
-    zip.openReadStreamLowLevel(
-      header.fileDataStart,
-      entry.compressedSize,
-      0,
-      entry.compressedSize,
-      false,
-      null,
-      (error, readStream) => (error ? reject(error) : resolve(readStream)),
-    ),
-  );
-  const stream =
-    entry.raw.compressionMethod === METHOD_DEFLATE
-      ? pipeline(raw, createInflateRaw({ chunkSize: INFLATE_CHUNK_BYTES }), () => undefined)
-      : raw;
+/**
+ * Walks the entries in file order over the chunks of one sequential pass: skips gaps, parses each
+ * local header (the checks yauzl's `readLocalFileHeader` makes, plus ours), then feeds the entry's
+ * data to an {@link EntrySink}. Chunks are views into reused memory: nothing is kept past a call.
+ */
+class EntryScanner {
+  /** Entries sorted by local header offset (checked strictly increasing by `checkNoOverlap`). */
+  private readonly byOffset: PlannedEntry[];
+  private readonly results: ArchiveEntry[] = [];
+  private next = 0;
+  private phase: 'seek' | 'header' | 'name' | 'data' = 'seek';
+  private readonly header = Buffer.alloc(LOCAL_HEADER_FIXED_BYTES);
+  private name = Buffer.alloc(0);
+  private filled = 0;
+  private dataStart = 0;
+  private dataEnd = 0;
+  private sink: EntrySink | undefined;
+  private readonly budget: { remaining: number };
 
-  const hash = createHash('sha256');
-  const chunks: Buffer[] | undefined = options.collect?.(entry.name, entry.size) ? [] : undefined;
-  let crc = 0;
-  let actual = 0;
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      actual += chunk.length;
-      if (actual > entry.size) throw lyingSizeError(entry);
-      budget.remaining -= chunk.length;
-      if (budget.remaining < 0) {
-        throw new UnsafeArchiveError(
-          `The archive inflates to more than ${formatBytes(options.limits.maxUnpackedBytes)}.`,
-        );
-      }
-      hash.update(chunk);
-      crc = crc32(chunk, crc);
-      chunks?.push(chunk);
-    }
-  } catch (error) {
-    stream.destroy();
-    raw.destroy();
-    throw classifyStreamError(error, entry);
-  }
-  if (actual !== entry.size) {
-    throw new InvalidPackageError(
-      `Entry ${quoted} is truncated or corrupt: it inflates to ${actual} of its declared ${entry.size} bytes.`,
+  constructor(
+    planned: PlannedEntry[],
+    private readonly packageBytes: number,
+    private readonly options: ReadArchiveOptions,
+  ) {
+    this.byOffset = [...planned].sort(
+      (a, b) => a.raw.relativeOffsetOfLocalHeader - b.raw.relativeOffsetOfLocalHeader,
     );
+    this.budget = { remaining: options.limits.maxUnpackedBytes };
   }
-  if (crc !== entry.raw.crc32) {
-    throw new InvalidPackageError(`Entry ${quoted} is corrupt: its CRC-32 does not match its content.`);
+
+  async consume(offset: number, bytes: Uint8Array): Promise<void> {
+    const end = offset + bytes.length;
+    let position = offset;
+    while (this.next < this.byOffset.length) {
+      const entry = this.byOffset[this.next] as PlannedEntry;
+      if (this.phase === 'data' && position >= this.dataStart && position === this.dataEnd) {
+        await this.finishEntry(entry);
+        continue;
+      }
+      if (position >= end) return;
+      switch (this.phase) {
+        case 'seek': {
+          const start = entry.raw.relativeOffsetOfLocalHeader;
+          if (position < start) position = Math.min(start, end);
+          else this.phase = 'header';
+          break;
+        }
+        case 'header': {
+          position = this.gather(this.header, bytes, offset, position, end);
+          if (this.filled === this.header.length) this.parseHeader(entry);
+          break;
+        }
+        case 'name': {
+          position = this.gather(this.name, bytes, offset, position, end);
+          if (this.filled === this.name.length) this.startEntry(entry);
+          break;
+        }
+        case 'data': {
+          if (position < this.dataStart) {
+            position = Math.min(this.dataStart, end); // the extra field
+            break;
+          }
+          const stop = Math.min(end, this.dataEnd);
+          await (this.sink as EntrySink).write(bytes.subarray(position - offset, stop - offset));
+          position = stop;
+          break;
+        }
+      }
+    }
   }
-  const result: ArchiveEntry = {
-    name: entry.name,
-    size: entry.size,
-    compressedSize: entry.compressedSize,
-    sha256: hash.digest(),
-  };
-  return chunks ? { ...result, content: Buffer.concat(chunks, actual) } : result;
+
+  /** After the last chunk: every entry must have been read whole. */
+  finish(): ArchiveEntry[] {
+    // Only a header can be cut off: an entry's data is checked to fit in the file first.
+    if (this.next < this.byOffset.length) throw new Error('unexpected EOF');
+    return this.results;
+  }
+
+  private gather(target: Buffer, bytes: Uint8Array, offset: number, position: number, end: number): number {
+    const take = Math.min(target.length - this.filled, end - position);
+    target.set(bytes.subarray(position - offset, position - offset + take), this.filled);
+    this.filled += take;
+    return position + take;
+  }
+
+  private parseHeader(entry: PlannedEntry): void {
+    const signature = this.header.readUInt32LE(0);
+    if (signature !== 0x04034b50) {
+      throw new Error(`invalid local file header signature: 0x${signature.toString(16)}`);
+    }
+    const fileNameLength = this.header.readUInt16LE(26);
+    const extraFieldLength = this.header.readUInt16LE(28);
+    const start = entry.raw.relativeOffsetOfLocalHeader;
+    this.dataStart = start + LOCAL_HEADER_FIXED_BYTES + fileNameLength + extraFieldLength;
+    if (this.dataStart + entry.compressedSize > this.packageBytes) {
+      throw new Error(
+        `file data overflows file bounds: ${this.dataStart} + ${entry.compressedSize} > ${this.packageBytes}`,
+      );
+    }
+    this.name = Buffer.alloc(fileNameLength);
+    this.filled = 0;
+    this.phase = 'name';
+    if (fileNameLength === 0) this.startEntry(entry);
+  }
+
+  private startEntry(entry: PlannedEntry): void {
+    const quoted = JSON.stringify(entry.name);
+    if (!this.name.equals(entry.raw.fileNameRaw)) {
+      throw new UnsafeArchiveError(`Entry ${quoted} has a different name in its local header.`);
+    }
+    if ((this.header.readUInt16LE(6) & GP_FLAG_ENCRYPTED) !== 0) {
+      throw new UnsafeArchiveError(`Entry ${quoted} is encrypted.`);
+    }
+    if (this.dataStart + entry.compressedSize > entry.dataLimit) {
+      throw new UnsafeArchiveError(`Entry ${quoted} overlaps the next entry in the archive.`);
+    }
+    this.dataEnd = this.dataStart + entry.compressedSize;
+    this.sink = new EntrySink(entry, this.options, this.budget);
+    this.phase = 'data';
+  }
+
+  private async finishEntry(entry: PlannedEntry): Promise<void> {
+    const sink = this.sink as EntrySink;
+    this.sink = undefined;
+    this.results[entry.index] = await sink.end();
+    this.next += 1;
+    this.phase = 'seek';
+    this.filled = 0;
+  }
+
+  /** Releases the inflater of an entry left half-read by a failure. */
+  destroy(): void {
+    this.sink?.destroy();
+  }
+}
+
+/**
+ * Inflates (deflate) or passes through (stored) one entry's data, checking the actual byte counts
+ * against the declared size and the caps as they are produced, and computing SHA-256 and CRC-32.
+ *
+ * Deflate streams start on a fast path: as long as the stream is made of *stored* blocks (what
+ * zlib emits for incompressible data such as archives, images or model weights), their payload is
+ * hashed straight from the read buffer, with no copy through zlib. At the first compressed block
+ * the rest of the stream goes to zlib, primed with the last 32 KiB of output as its window, which
+ * is exactly the state a single inflate of the whole stream would be in. Corrupt stored blocks
+ * fail with zlib's own messages.
+ */
+class EntrySink {
+  private readonly hash = createHash('sha256');
+  private readonly chunks: Buffer[] | undefined;
+  private crc = 0;
+  private actual = 0;
+  private inflater: InflateRaw | undefined;
+  private failure: unknown;
+  /** Fast path state (deflate only): undefined once handed to zlib or for stored entries. */
+  private blocks: StoredBlocks | undefined;
+
+  constructor(
+    private readonly entry: PlannedEntry,
+    private readonly options: ReadArchiveOptions,
+    private readonly budget: { remaining: number },
+  ) {
+    this.chunks = options.collect?.(entry.name, entry.size) ? [] : undefined;
+    if (entry.raw.compressionMethod === METHOD_DEFLATE) this.blocks = new StoredBlocks();
+  }
+
+  /** Consumes a piece of the entry's raw data; `piece` may be reused once this resolves. */
+  async write(piece: Uint8Array): Promise<void> {
+    if (this.inflater === undefined && this.blocks === undefined) {
+      this.take(piece, true);
+      return;
+    }
+    let rest = piece;
+    if (this.blocks !== undefined) {
+      const blocks = this.blocks;
+      let handOff: Uint8Array | undefined;
+      try {
+        handOff = blocks.feed(piece, (payload) => this.take(payload, true));
+      } catch (error) {
+        throw classifyStreamError(error, this.entry);
+      }
+      if (handOff === undefined) return;
+      this.blocks = undefined;
+      this.startInflater(blocks.window());
+      rest = handOff;
+    }
+    const inflater = this.inflater as InflateRaw;
+    if (rest.length > 0) await this.settle(inflater, (done) => inflater.write(rest, done));
+  }
+
+  async end(): Promise<ArchiveEntry> {
+    if (this.blocks !== undefined && !this.blocks.done) {
+      throw classifyStreamError(zlibLikeError('unexpected end of file', 'Z_BUF_ERROR'), this.entry);
+    }
+    const inflater = this.inflater;
+    if (inflater !== undefined) {
+      // Done once the readable side ends: every inflated byte has been through `take`.
+      await this.settle(inflater, (done) => {
+        inflater.once('end', done);
+        inflater.end();
+      });
+    }
+    const { entry } = this;
+    const quoted = JSON.stringify(entry.name);
+    if (this.actual !== entry.size) {
+      throw new InvalidPackageError(
+        `Entry ${quoted} is truncated or corrupt: it inflates to ${this.actual} of its declared ${entry.size} bytes.`,
+      );
+    }
+    if (this.crc !== entry.raw.crc32) {
+      throw new InvalidPackageError(`Entry ${quoted} is corrupt: its CRC-32 does not match its content.`);
+    }
+    const result: ArchiveEntry = {
+      name: entry.name,
+      size: entry.size,
+      compressedSize: entry.compressedSize,
+      sha256: this.hash.digest(),
+    };
+    return this.chunks ? { ...result, content: Buffer.concat(this.chunks, this.actual) } : result;
+  }
+
+  destroy(): void {
+    this.inflater?.destroy();
+  }
+
+  private startInflater(window: Buffer): void {
+    // 256 KiB output chunks: zlib's default 16 KiB made inflate latency-bound (one thread-pool
+    // round trip per chunk). A lying size is stopped within one chunk of its declared size.
+    const inflater = createInflateRaw({
+      chunkSize: INFLATE_CHUNK_BYTES,
+      ...(window.length > 0 ? { dictionary: window } : {}),
+    });
+    inflater.on('data', (chunk: Buffer) => {
+      if (this.failure !== undefined) return;
+      try {
+        this.take(chunk, false);
+      } catch (error) {
+        this.failure = error;
+        inflater.destroy();
+      }
+    });
+    // Zlib errors also reach `settle`; this keeps one between two writes from going unhandled.
+    inflater.on('error', (error) => {
+      this.failure ??= error;
+    });
+    this.inflater = inflater;
+  }
+
+  /**
+   * Runs a write or end on the inflater and waits until it has consumed its input (or failed, or
+   * was destroyed by a check), then surfaces the first failure.
+   */
+  private async settle(inflater: InflateRaw, start: (done: (error?: Error | null) => void) => void) {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const cleanup = () => {
+          inflater.off('error', onError);
+          inflater.off('close', onClose);
+        };
+        const onError = (error: Error) => {
+          cleanup();
+          reject(error);
+        };
+        const onClose = () => {
+          cleanup();
+          resolve();
+        };
+        inflater.once('error', onError);
+        inflater.once('close', onClose);
+        start((error) => {
+          cleanup();
+          if (error) reject(error);
+          else resolve();
+        });
+      });
+    } catch (error) {
+      inflater.destroy();
+      throw classifyStreamError(this.failure ?? error, this.entry);
+    }
+    if (this.failure !== undefined) throw classifyStreamError(this.failure, this.entry);
+  }
+
+  private take(chunk: Uint8Array, borrowed: boolean): void {
+    const { entry } = this;
+    this.actual += chunk.length;
+    if (this.actual > entry.size) throw lyingSizeError(entry);
+    this.budget.remaining -= chunk.length;
+    if (this.budget.remaining < 0) {
+      throw new UnsafeArchiveError(
+        `The archive inflates to more than ${formatBytes(this.options.limits.maxUnpackedBytes)}.`,
+      );
+    }
+    this.hash.update(chunk);
+    this.crc = crc32(chunk, this.crc);
+    // Borrowed bytes are a view into the reader's reused memory: keep a copy.
+    this.chunks?.push(borrowed ? Buffer.from(chunk) : (chunk as Buffer));
+  }
+}
+
+/** Deflate's window: how far back a compressed block may copy from. */
+const DEFLATE_WINDOW_BYTES = 32 * 1024;
+const STORED_HEADER_BYTES = 5;
+
+/**
+ * Reads a deflate stream for as long as it consists of stored blocks (RFC 1951 §3.2.4: a header
+ * byte with BTYPE 00, which leaves the stream byte-aligned, then LEN, NLEN and LEN raw bytes).
+ */
+class StoredBlocks {
+  /** The final block has ended; like zlib, anything after it is ignored. */
+  done = false;
+  private readonly header = Buffer.alloc(STORED_HEADER_BYTES);
+  private headerFilled = 0;
+  private remaining = 0;
+  private final = false;
+  /** The last ≤ 32 KiB of output, saved at the end of every piece (pieces are reused memory). */
+  private tail = Buffer.alloc(0);
+
+  /**
+   * Emits the payload of `piece`. Returns undefined when the whole piece was consumed, or the rest
+   * of it, starting at a compressed block's header, for zlib to take over.
+   */
+  feed(piece: Uint8Array, emit: (payload: Uint8Array) => void): Uint8Array | undefined {
+    const outputs: Uint8Array[] = [];
+    let position = 0;
+    let handOff: Uint8Array | undefined;
+    while (position < piece.length && !this.done) {
+      if (this.remaining > 0) {
+        const payload = piece.subarray(
+          position,
+          position + Math.min(this.remaining, piece.length - position),
+        );
+        emit(payload);
+        outputs.push(payload);
+        this.remaining -= payload.length;
+        position += payload.length;
+        if (this.remaining === 0 && this.final) this.done = true;
+        continue;
+      }
+      if (this.headerFilled === 0 && ((piece[position] as number) & 0x06) !== 0) {
+        handOff = piece.subarray(position); // BTYPE 01, 10 (or the invalid 11): zlib's job
+        break;
+      }
+      const take = Math.min(STORED_HEADER_BYTES - this.headerFilled, piece.length - position);
+      this.header.set(piece.subarray(position, position + take), this.headerFilled);
+      this.headerFilled += take;
+      position += take;
+      if (this.headerFilled < STORED_HEADER_BYTES) continue;
+      this.headerFilled = 0;
+      const length = this.header.readUInt16LE(1);
+      if (length !== (~this.header.readUInt16LE(3) & 0xffff)) {
+        throw zlibLikeError('invalid stored block lengths', 'Z_DATA_ERROR');
+      }
+      this.final = ((this.header[0] as number) & 0x01) !== 0;
+      this.remaining = length;
+      if (length === 0 && this.final) this.done = true;
+    }
+    this.keepTail(outputs);
+    return handOff;
+  }
+
+  /** The dictionary zlib needs to continue the stream. */
+  window(): Buffer {
+    return this.tail;
+  }
+
+  private keepTail(outputs: Uint8Array[]): void {
+    const recent: Uint8Array[] = [];
+    let kept = 0;
+    for (let i = outputs.length - 1; i >= 0 && kept < DEFLATE_WINDOW_BYTES; i--) {
+      const output = outputs[i] as Uint8Array;
+      const part = output.subarray(Math.max(0, output.length - (DEFLATE_WINDOW_BYTES - kept)));
+      recent.unshift(part);
+      kept += part.length;
+    }
+    if (kept === 0) return;
+    const joined = Buffer.concat([this.tail, ...recent]);
+    this.tail = joined.subarray(Math.max(0, joined.length - DEFLATE_WINDOW_BYTES));
+  }
+}
+
+/** An error shaped like zlib's own (plain `Error` with a `Z_…` code), for the same handling. */
+function zlibLikeError(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
 }
 
 function lyingSizeError(entry: PlannedEntry): UnsafeArchiveError {
@@ -467,12 +795,25 @@ function translateError(error: unknown): unknown {
   );
 }
 
+/** The source with its read failures marked, so they are rethrown as is and not taken for a bad archive. */
+function guardReads(source: ByteSource): ByteSource {
+  const guard = (error: unknown): never => {
+    throw new SourceReadFailure(error);
+  };
+  const { readInto } = source;
+  return {
+    size: source.size,
+    read: (offset, length) => source.read(offset, length).catch(guard),
+    ...(readInto === undefined
+      ? {}
+      : { readInto: (target, offset) => readInto.call(source, target, offset).catch(guard) }),
+  };
+}
+
 /** Reads are served from one cached block when small (central directory, local headers, small files). */
 const BLOCK_BYTES = 64 * 1024;
 /** Inflate output chunk: large enough that thread-pool round trips do not dominate. */
 const INFLATE_CHUNK_BYTES = 256 * 1024;
-/** Largest read issued for streamed entry data. */
-const STREAM_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * Adapts a {@link ByteSource} to yauzl's `RandomAccessReader`. Small reads go through a one-block
@@ -501,19 +842,6 @@ class ByteSourceReader extends yauzl.RandomAccessReader {
       },
       (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
     );
-  }
-
-  override _readStreamForRange(start: number, end: number): Readable {
-    const self = this;
-    async function* chunks(): AsyncGenerator<Uint8Array> {
-      for (let position = start; position < end; ) {
-        const bytes = await self.readRange(position, Math.min(end, position + STREAM_CHUNK_BYTES));
-        if (bytes.length === 0) return;
-        yield bytes;
-        position += bytes.length;
-      }
-    }
-    return Readable.from(chunks(), { objectMode: false, highWaterMark: STREAM_CHUNK_BYTES });
   }
 
   private async readRange(start: number, end: number): Promise<Uint8Array> {

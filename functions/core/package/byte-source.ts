@@ -14,6 +14,12 @@ export interface ByteSource {
    * `size`). The returned array may be a view the caller must not mutate.
    */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: reads `target.length` bytes starting at `offset` into `target` (same range rules as
+   * `read`). Sources that would otherwise allocate per read implement it so sequential passes can
+   * reuse one buffer; callers fall back to `read` and a copy.
+   */
+  readInto?(target: Uint8Array, offset: number): Promise<void>;
 }
 
 /**

@@ -11,7 +11,6 @@ import { type ArchiveContents, MANIFEST_FILE, readArchive } from './archive.ts';
 import type { ByteSource } from './byte-source.ts';
 import { computeDifyChecksum } from './checksum.ts';
 import { type PackageLimits, resolvePackageLimits } from './limits.ts';
-import { sha256OfSource } from './raw-sha256.ts';
 import {
   type Keyring,
   type SignatureResult,
@@ -55,7 +54,7 @@ const MAX_VERIFICATION_FILE_BYTES = 64 * 1024;
  * Reads the package once (streaming, never the whole file in memory) and checks it: archive
  * safety and size caps, required files, the manifest schema, that the icon(s) and every declared
  * plugin file exist, then computes Dify's checksum and verifies the signature. The raw SHA-256 is
- * computed concurrently.
+ * computed in the same single read of the file (on a worker thread for large packages).
  *
  * A bad or missing signature does not fail inspection: `signature.status` reports it and the
  * tenant policy decides.
@@ -69,37 +68,24 @@ const MAX_VERIFICATION_FILE_BYTES = 64 * 1024;
  */
 export async function inspectPackage(source: ByteSource, options: InspectOptions): Promise<InspectedPackage> {
   const limits = resolvePackageLimits(options.limits);
-  const abort = new AbortController();
-  const rawHash = sha256OfSource(source, {
-    signal: abort.signal,
-    ...(options.workerThresholdBytes === undefined
-      ? {}
-      : { workerThresholdBytes: options.workerThresholdBytes }),
+  // One sequential read of the file serves both the entries and the raw SHA-256.
+  const archive: ArchiveContents = await readArchive(source, {
+    limits,
+    collect: (name, size) =>
+      name === MANIFEST_FILE || (name === VERIFICATION_FILE && size <= MAX_VERIFICATION_FILE_BYTES),
+    rawSha256:
+      options.workerThresholdBytes === undefined
+        ? {}
+        : { workerThresholdBytes: options.workerThresholdBytes },
   });
-  // Attach a handler now: if the archive pass fails first, the aborted hash must not surface as an
-  // unhandled rejection.
-  rawHash.catch(() => undefined);
-
-  let archive: ArchiveContents;
-  let manifest: Manifest;
-  try {
-    archive = await readArchive(source, {
-      limits,
-      collect: (name, size) =>
-        name === MANIFEST_FILE || (name === VERIFICATION_FILE && size <= MAX_VERIFICATION_FILE_BYTES),
-    });
-    const verification = archive.entries.find((entry) => entry.name === VERIFICATION_FILE);
-    if (verification !== undefined && verification.content === undefined) {
-      throw new InvalidPackageError(
-        `${VERIFICATION_FILE} is larger than ${MAX_VERIFICATION_FILE_BYTES} bytes.`,
-      );
-    }
-    manifest = parseManifest(decodeManifest(contentOf(archive, MANIFEST_FILE)));
-    checkReferencedFiles(manifest, new Set(archive.entries.map((entry) => entry.name)));
-  } catch (error) {
-    abort.abort();
-    throw error;
+  const verification = archive.entries.find((entry) => entry.name === VERIFICATION_FILE);
+  if (verification !== undefined && verification.content === undefined) {
+    throw new InvalidPackageError(
+      `${VERIFICATION_FILE} is larger than ${MAX_VERIFICATION_FILE_BYTES} bytes.`,
+    );
   }
+  const manifest: Manifest = parseManifest(decodeManifest(contentOf(archive, MANIFEST_FILE)));
+  checkReferencedFiles(manifest, new Set(archive.entries.map((entry) => entry.name)));
 
   const checksum = computeDifyChecksum(archive.entries);
   const signature = verifyPackageSignature(
@@ -116,7 +102,7 @@ export async function inspectPackage(source: ByteSource, options: InspectOptions
     pluginId: pluginIdOf({ author, name }),
     version,
     checksum,
-    sha256: await rawHash,
+    sha256: archive.rawSha256 as string,
     size: source.size,
     entries: archive.entries.length,
     unpackedSize: archive.unpackedSize,

@@ -1,11 +1,13 @@
 /**
- * SHA-256 of a package's raw bytes (its content address), streamed in chunks.
+ * One sequential pass over a package's raw bytes: their SHA-256 (the content address) and, for
+ * the archive reader, every chunk in order.
  *
- * Inspecting a package hashes every byte twice: once raw (this) and once inflated (per entry, for
- * the Dify checksum and signature). On one thread that is ~2× a plain hash; large sources are
- * therefore hashed on a worker thread while the main thread inflates and hashes entries, so both
- * passes overlap on a multi-core machine. Small sources are hashed inline, where starting a job
- * costs more than it saves.
+ * Inspecting a package hashes every byte twice: once raw (here) and once inflated (per entry, for
+ * the Dify checksum and signature). Both are fed from the same sequential read: each chunk is read
+ * once into a reusable slot of shared memory, handed to a worker thread that hashes it raw, and
+ * given to the caller (`onChunk`), who inflates and hashes the entries on the main thread. On a
+ * multi-core machine the two hashes overlap, with no copy and no per-chunk allocation. Small
+ * sources are handled inline, where a worker round trip costs more than it saves.
  */
 
 import { createHash } from 'node:crypto';
@@ -19,11 +21,34 @@ export interface RawSha256Options {
   readonly workerThresholdBytes?: number;
 }
 
+export interface ScanOptions extends RawSha256Options {
+  /** Whether to hash the raw bytes (default `true`); without it the pass only feeds `onChunk`. */
+  readonly hash?: boolean;
+  /**
+   * Receives every chunk, in order and once each. `bytes` is only valid until the returned promise
+   * settles (its memory is reused for a later chunk); copy what must outlive it. A rejection stops
+   * the pass and is rethrown.
+   */
+  readonly onChunk?: (offset: number, bytes: Uint8Array) => void | Promise<void>;
+}
+
+/** A failure of the hashing worker itself (it died or could not start); not a property of the bytes. */
+export class HashWorkerError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'HashWorkerError';
+  }
+}
+
 /** Sources from 4 MiB are hashed on the worker: below that, inline hashing takes a few ms. */
 export const DEFAULT_WORKER_THRESHOLD_BYTES = 4 * 1024 * 1024;
+/** Bytes per sequential read. */
 const CHUNK_BYTES = 1024 * 1024;
-/** Chunks handed to the worker but not yet hashed; bounds memory at ~4 MiB per job. */
-const MAX_IN_FLIGHT = 4;
+/**
+ * Shared-memory slots per worker job (~4 MiB): one being read, one with the caller, the rest queued
+ * on the worker. A slot is reused once the worker has hashed it and the caller is done with it.
+ */
+const SLOTS = 4;
 
 /**
  * Hex SHA-256 of every byte of `source`, read sequentially in 1 MiB chunks.
@@ -32,61 +57,123 @@ const MAX_IN_FLIGHT = 4;
  * const sha256 = await sha256OfSource(source); // 'e3b0c442…'
  */
 export async function sha256OfSource(source: ByteSource, options: RawSha256Options = {}): Promise<string> {
-  const threshold = options.workerThresholdBytes ?? DEFAULT_WORKER_THRESHOLD_BYTES;
-  if (source.size >= threshold) return hashOnWorker(source, options.signal);
-  const hash = createHash('sha256');
-  for (let offset = 0; offset < source.size; offset += CHUNK_BYTES) {
-    options.signal?.throwIfAborted();
-    hash.update(await source.read(offset, Math.min(CHUNK_BYTES, source.size - offset)));
-  }
-  return hash.digest('hex');
+  return (await scanSource(source, options)) as string;
 }
 
-async function hashOnWorker(source: ByteSource, signal: AbortSignal | undefined): Promise<string> {
-  const job = HashWorker.shared().start();
+/**
+ * Reads `source` once, front to back, hashing it (unless `hash: false`) and handing each chunk to
+ * `onChunk`. Resolves to the hex SHA-256, or `undefined` without hashing.
+ */
+export async function scanSource(source: ByteSource, options: ScanOptions = {}): Promise<string | undefined> {
+  const hashing = options.hash ?? true;
+  const threshold = options.workerThresholdBytes ?? DEFAULT_WORKER_THRESHOLD_BYTES;
+  if (hashing && source.size >= threshold) return scanOnWorker(source, options);
+  return scanInline(source, hashing, options);
+}
+
+async function scanInline(
+  source: ByteSource,
+  hashing: boolean,
+  options: ScanOptions,
+): Promise<string | undefined> {
+  const hash = hashing ? createHash('sha256') : undefined;
+  const slot = source.readInto ? new Uint8Array(Math.min(CHUNK_BYTES, source.size)) : undefined;
+  for (let offset = 0; offset < source.size; offset += CHUNK_BYTES) {
+    options.signal?.throwIfAborted();
+    const length = Math.min(CHUNK_BYTES, source.size - offset);
+    const bytes = await readChunk(source, offset, length, slot?.subarray(0, length));
+    hash?.update(bytes);
+    await options.onChunk?.(offset, bytes);
+  }
+  options.signal?.throwIfAborted();
+  return hash?.digest('hex');
+}
+
+/** Reads into `target` when the source can, otherwise returns its own bytes (copied into `target` if given). */
+async function readChunk(
+  source: ByteSource,
+  offset: number,
+  length: number,
+  target: Uint8Array | undefined,
+): Promise<Uint8Array> {
+  if (target === undefined) return source.read(offset, length);
+  if (source.readInto) {
+    await source.readInto(target, offset);
+  } else {
+    target.set(await source.read(offset, length));
+  }
+  return target;
+}
+
+/** Slots of the last job that finished cleanly, for the next one. */
+let spareMemory: SharedArrayBuffer | undefined;
+
+async function scanOnWorker(source: ByteSource, options: ScanOptions): Promise<string> {
+  const { signal, onChunk } = options;
+  // Reuse the slots of a finished job: fresh memory costs page faults and waits for GC to go away.
+  const memory = spareMemory ?? new SharedArrayBuffer(SLOTS * CHUNK_BYTES);
+  spareMemory = undefined;
+  const job = HashWorker.shared().start(memory);
+  const count = Math.ceil(source.size / CHUNK_BYTES);
+  // The source's own buffers are never transferred: they are read (or copied) into the job's
+  // shared slots, which the worker only reads.
+  const read = async (index: number): Promise<Uint8Array> => {
+    const slot = index % SLOTS;
+    await job.slotFree(slot);
+    const offset = index * CHUNK_BYTES;
+    const view = new Uint8Array(memory, slot * CHUNK_BYTES, Math.min(CHUNK_BYTES, source.size - offset));
+    return readChunk(source, offset, view.length, view);
+  };
+  let next = count > 0 ? read(0) : undefined;
   try {
-    for (let offset = 0; offset < source.size; offset += CHUNK_BYTES) {
+    for (let index = 0; index < count; index++) {
       signal?.throwIfAborted();
-      const bytes = await source.read(offset, Math.min(CHUNK_BYTES, source.size - offset));
-      // Copy into a buffer we own so it can be transferred: the source may keep or share its own
-      // (and `Buffer#slice` would be a view: transferring it would detach the caller's memory).
-      await job.push(new Uint8Array(bytes));
+      const bytes = await (next as Promise<Uint8Array>);
+      job.hash(index % SLOTS, bytes.byteOffset, bytes.length);
+      // Read ahead while the caller works on this chunk.
+      next = index + 1 < count ? read(index + 1) : undefined;
+      await onChunk?.(index * CHUNK_BYTES, bytes);
     }
     signal?.throwIfAborted();
-    return await job.finish();
+    const hex = await job.finish();
+    // Only after a clean finish: every slot is acknowledged and no read is in flight.
+    spareMemory = memory;
+    return hex;
   } catch (error) {
+    next?.catch(() => undefined);
     job.abort();
     throw error;
   }
 }
 
-/** The worker: one incremental hash per job id; acknowledges every chunk for backpressure. */
+/** The worker: one incremental hash over a job's shared slots; acknowledges every slot once hashed. */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const jobs = new Map();
 parentPort.on('message', (message) => {
   const { type, id } = message;
-  if (type === 'chunk') {
-    let hash = jobs.get(id);
-    if (hash === undefined) { hash = createHash('sha256'); jobs.set(id, hash); }
-    hash.update(new Uint8Array(message.buffer));
-    parentPort.postMessage({ type: 'ack', id });
+  if (type === 'start') {
+    jobs.set(id, { hash: createHash('sha256'), memory: message.memory });
+  } else if (type === 'slot') {
+    const job = jobs.get(id);
+    if (job !== undefined) job.hash.update(new Uint8Array(job.memory, message.offset, message.length));
+    parentPort.postMessage({ type: 'ack', id, slot: message.slot });
   } else if (type === 'finish') {
-    const hash = jobs.get(id) ?? createHash('sha256');
+    const job = jobs.get(id);
     jobs.delete(id);
-    parentPort.postMessage({ type: 'digest', id, hex: hash.digest('hex') });
+    parentPort.postMessage({ type: 'digest', id, hex: (job ? job.hash : createHash('sha256')).digest('hex') });
   } else if (type === 'abort') {
     jobs.delete(id);
   }
 });
 `;
 
-type WorkerReply = { type: 'ack'; id: number } | { type: 'digest'; id: number; hex: string };
+type WorkerReply = { type: 'ack'; id: number; slot: number } | { type: 'digest'; id: number; hex: string };
 
 interface JobState {
-  inFlight: number;
-  waiters: Array<{ resolve: () => void; reject: (error: Error) => void }>;
+  /** Slots posted to the worker and not yet acknowledged, with whoever waits to reuse them. */
+  readonly busy: Map<number, Array<{ resolve: () => void; reject: (error: Error) => void }>>;
   digest?: { resolve: (hex: string) => void; reject: (error: Error) => void };
 }
 
@@ -109,8 +196,10 @@ class HashWorker {
   private constructor() {
     this.worker = new Worker(WORKER_SOURCE, { eval: true });
     this.worker.on('message', (reply: WorkerReply) => this.onReply(reply));
-    this.worker.on('error', (error) => this.fail(error));
-    this.worker.on('exit', (code) => this.fail(new Error(`hash worker exited with code ${code}`)));
+    this.worker.on('error', (error) =>
+      this.fail(new HashWorkerError('hash worker failed', { cause: error })),
+    );
+    this.worker.on('exit', (code) => this.fail(new HashWorkerError(`hash worker exited with code ${code}`)));
     // After the listeners: attaching a 'message' listener refs the worker again.
     this.worker.unref();
   }
@@ -124,18 +213,25 @@ class HashWorker {
     if (before > 0 && this.jobs.size === 0) this.worker.unref();
   }
 
-  start() {
+  start(memory: SharedArrayBuffer) {
     const id = this.nextId++;
-    const state: JobState = { inFlight: 0, waiters: [] };
-    this.track(id, state);
+    const state: JobState = { busy: new Map() };
+    if (this.failure === undefined) {
+      this.track(id, state);
+      this.worker.postMessage({ type: 'start', id, memory });
+    }
     return {
-      push: (bytes: Uint8Array): Promise<void> => {
+      /** Resolves once the worker no longer reads `slot`. */
+      slotFree: (slot: number): Promise<void> => {
         if (this.failure) return Promise.reject(this.failure);
-        const buffer = bytes.buffer as ArrayBuffer;
-        this.worker.postMessage({ type: 'chunk', id, buffer }, [buffer]);
-        state.inFlight += 1;
-        if (state.inFlight < MAX_IN_FLIGHT) return Promise.resolve();
-        return new Promise((resolve, reject) => state.waiters.push({ resolve, reject }));
+        const waiters = state.busy.get(slot);
+        if (waiters === undefined) return Promise.resolve();
+        return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
+      },
+      hash: (slot: number, offset: number, length: number): void => {
+        if (this.failure) throw this.failure;
+        state.busy.set(slot, []);
+        this.worker.postMessage({ type: 'slot', id, slot, offset, length });
       },
       finish: (): Promise<string> =>
         new Promise((resolve, reject) => {
@@ -155,8 +251,9 @@ class HashWorker {
     const state = this.jobs.get(reply.id);
     if (state === undefined) return;
     if (reply.type === 'ack') {
-      state.inFlight -= 1;
-      state.waiters.shift()?.resolve();
+      const waiters = state.busy.get(reply.slot) ?? [];
+      state.busy.delete(reply.slot);
+      for (const waiter of waiters) waiter.resolve();
     } else {
       this.track(reply.id, undefined);
       state.digest?.resolve(reply.hex);
@@ -167,7 +264,7 @@ class HashWorker {
     this.failure ??= error;
     if (HashWorker.instance === this) HashWorker.instance = undefined;
     for (const state of this.jobs.values()) {
-      for (const waiter of state.waiters) waiter.reject(error);
+      for (const waiters of state.busy.values()) for (const waiter of waiters) waiter.reject(error);
       state.digest?.reject(error);
     }
     this.jobs.clear();
