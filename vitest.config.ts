@@ -5,7 +5,12 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * (test/support/global-setup.ts). Vitest runs a project's global setup only when that project has
  * test files selected, so `vitest run test/unit` stays fast.
  */
-const STACK_TESTS = ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'];
+const STACK_TESTS = [
+  'test/integration/**/*.test.ts',
+  'test/e2e/**/*.test.ts',
+  'test/security/**/*.test.ts',
+  'test/reliability/**/*.test.ts',
+];
 
 export default defineConfig({
   test: {

@@ -7,6 +7,7 @@ import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { type Caller, findCaller } from '#adapters/dynamo/api-keys.ts';
 import { findTenant } from '#adapters/dynamo/tenants.ts';
+import { TenantId } from '#api/schemas.ts';
 import { isApiKeyShape, type Scope } from '#core/api-keys.ts';
 import { NotFoundError, ProblemError } from '#core/errors.ts';
 
@@ -59,7 +60,10 @@ export function authenticate(
     if (tenantId !== undefined) {
       if (caller.tenantId !== null && caller.tenantId !== tenantId)
         throw new NotFoundError('The tenant does not exist.');
-      if ((await findTenant(tenantId)) === undefined) throw new NotFoundError('The tenant does not exist.');
+      // A malformed id names no tenant; checking first also keeps oversized ids (DynamoDB caps
+      // partition keys at 2 KiB) from turning into a 500 on the lookup.
+      if (!TenantId.safeParse(tenantId).success || (await findTenant(tenantId)) === undefined)
+        throw new NotFoundError('The tenant does not exist.');
     }
     (request.event as AuthenticatedEvent).pluginopsCaller = caller;
     // Exposed to the idempotency key expression so keys are scoped per caller.
