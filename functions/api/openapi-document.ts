@@ -28,8 +28,8 @@ const OPERATIONS: Record<RouteHandlerName, Operation> = {
   'signers-create': { body: s.CreateSignerBody, responses: { 201: s.Signer } },
   'signers-list': { query: s.ListQuery, responses: { 200: s.pageOf(s.Signer) } },
   'uploads-create': { body: s.CreateUploadBody, responses: { 201: s.Upload } },
-  'packages-publish': { body: s.PublishBody, responses: { 200: s.Package, 201: s.Package } },
-  'packages-publish-raw': { rawBody: true, responses: { 200: s.Package, 201: s.Package } },
+  'packages-publish': { body: s.PublishBody, responses: { 200: s.Published, 201: s.Published } },
+  'packages-publish-raw': { rawBody: true, responses: { 200: s.Published, 201: s.Published } },
   'packages-get': { params: s.PackageParams, responses: { 200: s.Package } },
   'plugins-list': { query: s.PluginsQuery, responses: { 200: s.pageOf(s.PluginSummary) } },
   'plugin-versions-list': {
@@ -45,6 +45,7 @@ const OPERATIONS: Record<RouteHandlerName, Operation> = {
     query: s.ListQuery,
     responses: { 200: s.pageOf(s.UpgradeRun) },
   },
+  'plans-create': { params: s.TenantParams, body: s.CreatePlanBody, responses: { 200: s.Plan } },
   'deployments-create': {
     params: s.TenantParams,
     body: s.CreateDeploymentBody,
@@ -77,6 +78,8 @@ const OPERATIONS: Record<RouteHandlerName, Operation> = {
     responses: { 200: s.pageOf(s.Revision) },
   },
   'installation-hold-delete': { params: s.InstallationParams, responses: { 204: null } },
+  'sweeps-run': { body: s.SweepBody, responses: { 200: s.SweepRun, 202: s.SweepRun } },
+  'rollout-halt-delete': { params: s.RolloutParams, responses: { 200: s.Rollout } },
 };
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {

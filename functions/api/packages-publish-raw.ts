@@ -4,7 +4,7 @@ import { publishFromBytes } from '#services/sources.ts';
 import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
 import { callerOf } from '#shared/middleware/authenticate.ts';
-import { presentPackage } from './present.ts';
+import { presentPublished } from './present.ts';
 
 export const handler = apiHandler({ scope: 'packages:write', idempotent: true }, async ({ event, now }) => {
   const contentType = (event.headers?.['content-type'] ?? '').toLowerCase();
@@ -16,5 +16,5 @@ export const handler = apiHandler({ scope: 'packages:write', idempotent: true },
   }
   const bytes = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'binary');
   const result = await publishFromBytes(bytes, callerOf(event), now);
-  return jsonResponse(result.created ? 201 : 200, presentPackage(result.package));
+  return jsonResponse(result.created ? 201 : 200, presentPublished(result));
 });

@@ -43,6 +43,7 @@ const LOADERS: Record<RouteHandlerName, () => HandlerModule> = {
   'auto-upgrade-put': () => import('./auto-upgrade-put.ts'),
   'auto-upgrade-runs-list': () => import('./auto-upgrade-runs-list.ts'),
   'deployments-create': () => import('./deployments-create.ts'),
+  'plans-create': () => import('./plans-create.ts'),
   'deployments-list': () => import('./deployments-list.ts'),
   'deployments-get': () => import('./deployments-get.ts'),
   'deployments-approve': () => import('./deployments-approve.ts'),
@@ -50,6 +51,8 @@ const LOADERS: Record<RouteHandlerName, () => HandlerModule> = {
   'installations-list': () => import('./installations-list.ts'),
   'installation-revisions-list': () => import('./installation-revisions-list.ts'),
   'installation-hold-delete': () => import('./installation-hold-delete.ts'),
+  'sweeps-run': () => import('./sweeps-run.ts'),
+  'rollout-halt-delete': () => import('./rollout-halt-delete.ts'),
 };
 
 const handlers = new Map<string, Promise<ApiHandler>>();

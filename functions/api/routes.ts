@@ -7,7 +7,7 @@
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** Route groups: one Lambda function per group on AWS (read-only groups get read-only IAM). */
-export type RouteGroup = 'public' | 'admin' | 'catalog-read' | 'catalog-write';
+export type RouteGroup = 'public' | 'admin' | 'catalog-read' | 'catalog-write' | 'deploy';
 
 export interface RouteDefinition {
   method: HttpMethod;
@@ -157,8 +157,16 @@ export const ROUTES = [
     method: 'POST',
     path: '/v1/tenants/{tenant_id}/deployments',
     handler: 'deployments-create',
-    group: 'admin',
+    group: 'deploy',
     summary: 'Start a deployment (install, upgrade, uninstall, rollback)',
+  },
+  {
+    method: 'POST',
+    path: '/v1/tenants/{tenant_id}/plans',
+    handler: 'plans-create',
+    // A dry run, but it may publish missing dependencies fetched from their sources.
+    group: 'catalog-write',
+    summary: 'Dry-run an install with its dependencies (steps, order, checks)',
   },
   {
     method: 'GET',
@@ -178,14 +186,14 @@ export const ROUTES = [
     method: 'POST',
     path: '/v1/tenants/{tenant_id}/deployments/{deployment_id}/approve',
     handler: 'deployments-approve',
-    group: 'admin',
+    group: 'deploy',
     summary: 'Approve a deployment awaiting approval',
   },
   {
     method: 'POST',
     path: '/v1/tenants/{tenant_id}/deployments/{deployment_id}/reject',
     handler: 'deployments-reject',
-    group: 'admin',
+    group: 'deploy',
     summary: 'Reject a deployment awaiting approval',
   },
   {
@@ -206,8 +214,22 @@ export const ROUTES = [
     method: 'DELETE',
     path: '/v1/tenants/{tenant_id}/installations/{author}/{name}/hold',
     handler: 'installation-hold-delete',
-    group: 'admin',
+    group: 'deploy',
     summary: 'Clear an auto-upgrade hold',
+  },
+  {
+    method: 'POST',
+    path: '/v1/sweeps',
+    handler: 'sweeps-run',
+    group: 'deploy',
+    summary: 'Run the auto-upgrade sweep now (operator)',
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/rollouts/{unique_identifier}/halt',
+    handler: 'rollout-halt-delete',
+    group: 'admin',
+    summary: 'Resume a halted canary rollout (operator)',
   },
 ] as const satisfies readonly RouteDefinition[];
 

@@ -120,6 +120,25 @@ export const Package = z.object({
   published_at: z.string(),
 });
 
+/** Publishing a `.difybndl`: the bundle (not catalogued itself) and every package it embeds. */
+export const PublishedBundle = z.object({
+  bundle: z.object({
+    author: z.string(),
+    name: z.string(),
+    version: z.string(),
+    sha256: z.string(),
+    size: z.int(),
+    manifest: z.record(z.string(), z.unknown()),
+    dependencies: z
+      .array(z.record(z.string(), z.unknown()))
+      .describe(
+        'marketplace/github dependencies as declared; embedded ones as {type: package, unique_identifier, path}.',
+      ),
+  }),
+  packages: z.array(Package),
+});
+export const Published = z.union([Package, PublishedBundle]);
+
 export const PackageParams = z.strictObject({ unique_identifier: UniqueIdentifier });
 export const PluginsQuery = ListQuery.extend({
   q: z.string().max(128).optional(),
@@ -203,6 +222,10 @@ export const CreateDeploymentBody = z
       .record(z.string(), z.unknown())
       .optional()
       .describe('Plugin config for this tenant; stored sealed, never returned (revisions show its digest).'),
+    force: z
+      .boolean()
+      .optional()
+      .describe('uninstall: proceed although installed plugins depend on this one (409 otherwise).'),
     approval_timeout_seconds: z
       .int()
       .min(1)
@@ -220,7 +243,7 @@ export const CreateDeploymentBody = z
         });
       }
     };
-    const forbid = (field: 'to_revision' | 'unique_identifier') => {
+    const forbid = (field: 'to_revision' | 'unique_identifier' | 'force') => {
       if (body[field] !== undefined) {
         ctx.addIssue({ code: 'custom', path: [field], message: `not used by operation "${body.operation}"` });
       }
@@ -233,6 +256,7 @@ export const CreateDeploymentBody = z
       forbid('unique_identifier');
       if (body.operation === 'uninstall') forbid('to_revision');
     }
+    if (body.operation !== 'uninstall') forbid('force');
   });
 
 export const DeploymentsQuery = ListQuery.extend({
@@ -241,6 +265,51 @@ export const DeploymentsQuery = ListQuery.extend({
     .optional(),
 });
 export const DecisionBody = z.strictObject({ comment: z.string().max(1000).optional() }).default({});
+
+// ── Plans (dry run with dependencies) ──────────────────────────────────────────────────────────
+
+export const CreatePlanBody = z.strictObject({
+  install: z
+    .array(z.string().min(1).max(300))
+    .min(1)
+    .max(50)
+    .describe('Unique identifiers (an exact build) or "author/name@range" (highest satisfying version).'),
+  allow_prerelease: z.boolean().optional().describe('Let ranges match pre-releases they do not name.'),
+});
+const CheckVerdict = z.object({
+  status: z.enum(['pass', 'fail']),
+  detail: z.string(),
+  type: z.string().optional().describe('The problem type a deployment would fail with.'),
+});
+export const Plan = z.object({
+  steps: z.array(
+    z.object({
+      plugin_id: z.string(),
+      from: z.string().nullable(),
+      to: z.string(),
+      unique_identifier: z.string(),
+      action: z.enum(['install', 'upgrade', 'keep', 'downgrade']),
+    }),
+  ),
+  order: z.array(z.string()).describe('Unique identifiers in install order, dependencies first.'),
+  checks: z.array(
+    z.object({
+      unique_identifier: z.string(),
+      ok: z.boolean(),
+      signature: CheckVerdict,
+      permissions: CheckVerdict,
+      platform: CheckVerdict,
+      dependencies: CheckVerdict,
+      integrity: CheckVerdict,
+      source: CheckVerdict,
+      install_scope: CheckVerdict,
+      downgrade: CheckVerdict,
+    }),
+  ),
+  fetched: z
+    .array(z.object({ unique_identifier: z.string(), from: z.string() }))
+    .describe('Missing dependencies fetched from their sources and published to resolve this plan.'),
+});
 
 const PlanStepSchema = z.object({
   plugin_id: z.string(),
@@ -299,6 +368,7 @@ export const Deployment = z.object({
     .optional(),
   expected_current: z.string().nullable().optional(),
   allow_downgrade: z.boolean(),
+  force: z.boolean().optional(),
   has_config: z.boolean(),
   config_digest: z.string().optional(),
   approval_timeout_seconds: z.int(),
@@ -338,4 +408,45 @@ export const Revision = z.object({
   outcome: z.enum(['pending', 'succeeded', 'failed', 'restored', 'unverified']),
   created_at: z.string(),
   finalized_at: z.string().optional(),
+});
+
+// ── Auto-upgrade sweep (operator) ──────────────────────────────────────────────────────────────
+export const SweepBody = z
+  .strictObject({
+    at: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe('Sweep as if the clock were this instant (default: now); the window ending at or before it.'),
+  })
+  .default({});
+export const SweepRun = z.object({
+  execution: z.string().describe('Name of the sweep execution (sweep-<window start>[-rerun-…]).'),
+  status: z.enum(['succeeded', 'running']),
+  run_at: z.string().optional(),
+  window: z.object({ start: z.string(), end: z.string(), slot: z.int() }).optional(),
+  checked: z.int().optional(),
+  due: z.int().optional(),
+  upgraded: z.int().optional(),
+  skipped: z.int().optional(),
+  skipped_by_reason: z.record(z.string(), z.int()).optional(),
+  failed: z.int().optional(),
+  halted: z.int().optional(),
+  halted_builds: z.array(z.string()).optional(),
+  started_at: z.string().optional(),
+  finished_at: z.string().optional(),
+});
+export const RolloutParams = z.strictObject({ unique_identifier: UniqueIdentifier });
+export const Rollout = z.object({
+  unique_identifier: z.string(),
+  plugin_id: z.string(),
+  version: z.string(),
+  status: z.enum(['wave', 'open', 'halted']),
+  percent: z.number(),
+  failure_threshold: z.number(),
+  wave_tenants: z.array(z.string()),
+  wave_deployments: z.record(z.string(), z.string()),
+  wave_result: z.object({ attempted: z.int(), failed: z.int() }).optional(),
+  halt: z.object({ at: z.string(), by: z.string(), reason: z.string() }).optional(),
+  resumed: z.object({ at: z.string(), by: z.string() }).optional(),
+  created_at: z.string(),
 });

@@ -1,10 +1,14 @@
 /** Catalog records as the API returns them (snake_case, Dify's convention). */
 import type { PackageSource } from './policy.ts';
 
-export type SourceRef =
+export type SourceRef = (
   | { type: 'package'; upload_id?: string; filename?: string; drop_key?: string }
   | { type: 'github'; repo: string; release: string; asset: string }
-  | { type: 'marketplace'; unique_identifier: string; marketplace_url: string };
+  | { type: 'marketplace'; unique_identifier: string; marketplace_url: string }
+) & {
+  /** Set on a package published from a `.difybndl`: the bundle's `author/name:version`. */
+  bundle?: string;
+};
 
 export interface PackageSignature {
   status: 'verified' | 'unsigned' | 'invalid';

@@ -291,7 +291,8 @@ export function pluginKindsOf(manifest: Manifest): PluginKind[] {
   return PLUGIN_KINDS.filter((kind) => (manifest.plugins[kind]?.length ?? 0) > 0);
 }
 
-function readYaml(text: string): unknown {
+/** Reads YAML safely (1.2 core schema, unique keys, bounded aliases); also used for bundle manifests. */
+export function readYaml(text: string): unknown {
   let doc: ReturnType<typeof parseDocument>;
   try {
     doc = parseDocument(text, {

@@ -3,12 +3,21 @@
  * Used twice on purpose: by the API (so a request that cannot work fails fast with a 4xx) and by
  * the workflow's Resolve and Acquire steps (the authoritative plan, made again under the lease).
  */
-import { findInstallation, findRevision, type StoredInstallation } from '#adapters/dynamo/installations.ts';
+import {
+  findInstallation,
+  findRevision,
+  listInstalledPlugins,
+  type StoredInstallation,
+} from '#adapters/dynamo/installations.ts';
 import { findPackage } from '#adapters/dynamo/packages.ts';
 import type { PackageRecord } from '#core/catalog.ts';
-import type { Deployment, InstalledRef, PlanStep } from '#core/deploy/model.ts';
+import type { Deployment, DeploymentPlan, InstalledRef, PlanStep } from '#core/deploy/model.ts';
 import { type PlannedPackage, planStep, rollbackRevisionNumber } from '#core/deploy/plan.ts';
 import { NotFoundError } from '#core/errors.ts';
+import { resolveDependencies } from '#core/resolver/index.ts';
+import { parseUniqueIdentifier } from '#core/unique-identifier.ts';
+import { CatalogCandidatePort } from './dependencies.ts';
+import { catalogFetcher } from './dependencies-fetch.ts';
 
 export function installedRefOf(installation: StoredInstallation | undefined): InstalledRef {
   return {
@@ -84,4 +93,58 @@ export async function resolvePlanStep(
       });
     }
   }
+}
+
+/**
+ * The whole plan of a deployment (DESIGN §6, §7): for install, upgrade and auto-upgrade the target
+ * build and everything it depends on, resolved against the catalog (missing dependencies are
+ * fetched from their sources) and what the tenant has, dependencies first; other operations change
+ * their one plugin. The target's step is planned exactly as a single-plugin deployment's.
+ */
+export async function resolveDeploymentPlan(request: PlanRequest, now: Date): Promise<DeploymentPlan> {
+  const pluginId = request.target.plugin_id;
+  const uid = request.target.unique_identifier;
+  if (pluginId === undefined) throw new Error('resolveDeploymentPlan: the deployment has no plugin_id');
+  if (request.operation === 'uninstall' || request.operation === 'rollback' || uid === undefined) {
+    const step = await resolvePlanStep(request);
+    return { steps: [step], order: [step.plugin_id] };
+  }
+  const installations = new Map(
+    (await listInstalledPlugins(request.tenant_id)).map((item) => [item.plugin_id, item]),
+  );
+  const installedVersions = new Map<string, string>();
+  for (const item of installations.values()) {
+    if (item.status === 'installed' && item.version !== null)
+      installedVersions.set(item.plugin_id, item.version);
+  }
+  const port = new CatalogCandidatePort({ fetcher: catalogFetcher({ tenantId: request.tenant_id }, now) });
+  const root = { pluginId, range: parseUniqueIdentifier(uid).version, pinned: uid };
+  port.addRoots([root]);
+  const resolution = await resolveDependencies(port, { roots: [root], installed: installedVersions });
+  const steps: PlanStep[] = [];
+  for (const candidate of resolution.order) {
+    const record =
+      port.records.get(candidate.uniqueIdentifier) ?? (await requirePackage(candidate.uniqueIdentifier));
+    const installation = installations.get(candidate.pluginId);
+    if (candidate.pluginId === pluginId) {
+      steps.push(await resolvePlanStep(request, installation));
+      continue;
+    }
+    const installed = installedRefOf(installation);
+    steps.push(
+      planStep({
+        operation: installed.unique_identifier === null ? 'install' : 'upgrade',
+        pluginId: candidate.pluginId,
+        installed,
+        target: plannedPackageOf(record),
+        hasConfig: false,
+      }),
+    );
+  }
+  return { steps, order: steps.map((step) => step.plugin_id) };
+}
+
+/** Whether a plan step is one of the deployment's dependencies rather than its target. */
+export function isDependencyStep(deployment: Pick<Deployment, 'target'>, step: PlanStep): boolean {
+  return deployment.target.plugin_id !== undefined && step.plugin_id !== deployment.target.plugin_id;
 }

@@ -83,8 +83,9 @@ export function deployTask<I extends DeployState, O>(
 ): (input: I) => Promise<O> {
   return async (input) => {
     const { tenant_id: tenantId, deployment_id: deploymentId } = input;
-    await recordStep(tenantId, deploymentId, step, { status: 'running' }, new Date());
     try {
+      // Inside the try: a throttled first write must leave as TransientError (retried), like any other.
+      await recordStep(tenantId, deploymentId, step, { status: 'running' }, new Date());
       const output = await impl(input, new Date());
       if (options.endsStep !== false) {
         await recordStep(tenantId, deploymentId, step, { status: 'succeeded' }, new Date());

@@ -20,24 +20,22 @@ import {
   setHold,
   takeLease,
 } from '#adapters/dynamo/installations.ts';
-import { loadAllSigners } from '#adapters/dynamo/signers.ts';
 import { getStoredPolicy } from '#adapters/dynamo/tenants.ts';
 import { publishEvent } from '#adapters/events.ts';
-import { openFileByteSource } from '#adapters/file-byte-source.ts';
 import { runtimeHost } from '#adapters/runtime-host.ts';
-import { downloadObjectToFile, putJson } from '#adapters/s3/blob-store.ts';
-import { withTempFile } from '#adapters/temp-file.ts';
+import { putJson } from '#adapters/s3/blob-store.ts';
+import type { PackageRecord } from '#core/catalog.ts';
 import type { Deployment, DeploymentPlan, DeploymentStatus, PlanStep } from '#core/deploy/model.ts';
 import { FINAL_STATUSES } from '#core/deploy/model.ts';
 import { desiredStateGeneration, LEASE_SECONDS, leaseExpiry } from '#core/deploy/plan.ts';
-import { assertVerified, downgradeCheck, verifyDeployment } from '#core/deploy/verify.ts';
+import { assertVerified, downgradeCheck } from '#core/deploy/verify.ts';
 import { ConflictError, type Problem, ProblemError, toProblem } from '#core/errors.ts';
-import { inspectPackage } from '#core/package/inspect.ts';
 import { effectivePolicy } from '#core/policy.ts';
 import { logger } from '#shared/logger.ts';
-import { requirePackage, resolvePlanStep } from './deploy-plan.ts';
+import { assertNoDependents } from './dependencies.ts';
+import { isDependencyStep, requirePackage, resolveDeploymentPlan } from './deploy-plan.ts';
 import { type DeployState, ProbeFailedError } from './deploy-task.ts';
-import { MAX_PACKAGE_BYTES } from './sources.ts';
+import { currentKeyring, packageChecks, resultingPackages, tenantPolicy } from './deploy-verify.ts';
 import { stagePolicyDefaults } from './stage.ts';
 
 const OPEN: readonly DeploymentStatus[] = ['pending', 'running', 'awaiting_approval'];
@@ -49,8 +47,14 @@ function pluginOf(deployment: Deployment): string {
   return pluginId;
 }
 
+/** The step of the plugin the deployment is about (its dependencies come before it in the plan). */
+function targetStep(deployment: Deployment): PlanStep | undefined {
+  const steps = deployment.plan?.steps ?? [];
+  return steps.find((step) => step.plugin_id === deployment.target.plugin_id) ?? steps[0];
+}
+
 function eventDetail(deployment: Deployment, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const step = deployment.plan?.steps[0];
+  const step = targetStep(deployment);
   return {
     tenant_id: deployment.tenant_id,
     deployment_id: deployment.deployment_id,
@@ -73,8 +77,8 @@ function requirePlan(deployment: Deployment): DeploymentPlan & { steps: [PlanSte
   return plan as DeploymentPlan & { steps: [PlanStep, ...PlanStep[]] };
 }
 
-function upstreamProblem(detail: string): Problem {
-  return new ProblemError('upstream-failed', detail).toProblem();
+function probeProblem(detail: string): Problem {
+  return new ProblemError('probe-failed', detail).toProblem();
 }
 
 // ── Resolve ─────────────────────────────────────────────────────────────────────────────────────
@@ -86,14 +90,13 @@ export async function resolveStep(input: DeployState, now: Date): Promise<Deploy
     await publishEvent('Deployment Started', eventDetail(started), now);
   }
   const deployment = await getDeployment(tenantId, deploymentId);
-  const step = await resolvePlanStep(deployment);
-  await updateDeployment(
-    tenantId,
-    deploymentId,
-    { plan: { steps: [step], order: [step.plugin_id] } },
-    now,
-    OPEN,
-  );
+  // Dependencies are resolved (and missing ones fetched) here; the API planned the target only.
+  const plan = await resolveDeploymentPlan(deployment, now);
+  // Checked again here: a dependent may have been installed since the API accepted the request.
+  if (deployment.operation === 'uninstall' && deployment.force !== true) {
+    await assertNoDependents(tenantId, pluginOf(deployment));
+  }
+  await updateDeployment(tenantId, deploymentId, { plan }, now, OPEN);
   const policy = effectivePolicy(stagePolicyDefaults(), await getStoredPolicy(tenantId));
   return {
     deployment_id: deploymentId,
@@ -112,40 +115,36 @@ function verifiable(step: PlanStep): step is PlanStep & { to: { unique_identifie
 export async function verifyStep(input: DeployState, _now: Date): Promise<DeployState> {
   const deployment = await getDeployment(input.tenant_id, input.deployment_id);
   const plan = requirePlan(deployment);
-  const policy = effectivePolicy(stagePolicyDefaults(), await getStoredPolicy(input.tenant_id));
-  const keyring = (await loadAllSigners()).map((signer) => ({
-    keyId: signer.key_id,
-    publicKey: signer.public_key_pem,
-  }));
+  const policy = await tenantPolicy(input.tenant_id);
+  const keyring = await currentKeyring();
+  const records = new Map<string, PackageRecord>();
+  for (const step of plan.steps) {
+    if (step.to.unique_identifier !== null) {
+      records.set(step.plugin_id, await requirePackage(step.to.unique_identifier));
+    }
+  }
+  // Dependency integrity is judged on what the tenant runs once every step is applied.
+  const removed = new Set(
+    plan.steps.filter((step) => step.to.unique_identifier === null).map((s) => s.plugin_id),
+  );
+  const resulting = await resultingPackages(
+    [...records.values()],
+    await listInstalledPlugins(input.tenant_id),
+    removed,
+  );
   for (const step of plan.steps.filter(verifiable)) {
-    const record = await requirePackage(step.to.unique_identifier);
-    // Re-read the stored bytes: checksum, identity and signature are judged on what would be
-    // installed, against the signers trusted now (a revoked signer no longer verifies).
-    const inspected = await withTempFile('verify.difypkg', async (file) => {
-      await downloadObjectToFile(record.storage_key, file, MAX_PACKAGE_BYTES);
-      const source = await openFileByteSource(file);
-      try {
-        return await inspectPackage(source, { keyring });
-      } finally {
-        await source.close();
-      }
-    });
+    const record = records.get(step.plugin_id);
+    if (record === undefined) throw new Error(`no package for ${step.plugin_id}`);
+    // The stored bytes are re-read, against the signers trusted now (a revoked signer no longer verifies).
     assertVerified(
-      verifyDeployment({
+      await packageChecks({
+        record,
+        keyring,
+        policy,
         operation: deployment.operation,
         allowDowngrade: deployment.allow_downgrade,
-        record,
-        inspected: {
-          uniqueIdentifier: inspected.uniqueIdentifier,
-          sha256: inspected.sha256,
-          signature: {
-            status: inspected.signature.status,
-            keyId: inspected.signature.keyId,
-            authorizedCategory: inspected.signature.authorizedCategory,
-          },
-        },
-        policy,
         installedVersion: step.from.version,
+        resulting,
       }),
     );
   }
@@ -188,39 +187,77 @@ export async function acquireStep(input: DeployState, now: Date): Promise<Deploy
   const { tenant_id: tenantId, deployment_id: deploymentId } = input;
   const deployment = await getDeployment(tenantId, deploymentId);
   const pluginId = pluginOf(deployment);
-  const { previous } = await takeLease(
-    tenantId,
-    pluginId,
-    { deployment_id: deploymentId, expires_at: leaseExpiry(now, LEASE_SECONDS), phase: 'acquired' },
-    now,
-  );
-  const inherited =
-    previous?.deployment_id === deploymentId ? previous.inherited_from : previous?.deployment_id;
-  if (inherited !== undefined) await settleAbandoned(tenantId, pluginId, inherited, deploymentId, now);
+  const before = requirePlan(deployment);
+  const leased = new Set<string>();
+  await leaseEvery(tenantId, deploymentId, [pluginId, ...before.order], leased, now);
   await updateDeployment(tenantId, deploymentId, { status: 'running' }, now, [
     'running',
     'awaiting_approval',
   ]);
-  const installation = await findInstallation(tenantId, pluginId);
-  const step = await resolvePlanStep(deployment, installation);
-  const before = requirePlan(deployment).steps[0];
-  if (
-    step.from.revision !== before.from.revision &&
-    step.to.unique_identifier !== null &&
-    step.from.version !== null
-  ) {
-    // The plugin moved since Verify judged the downgrade rule: judge it again on the new facts.
-    assertVerified([
-      downgradeCheck({
-        operation: deployment.operation,
-        allowDowngrade: deployment.allow_downgrade,
-        installedVersion: step.from.version,
-        targetVersion: step.to.version ?? step.from.version,
-      }),
-    ]);
+  const plan = await resolveDeploymentPlan(deployment, now);
+  // What is installed may have changed since Resolve: lease what the plan needs now, too.
+  await leaseEvery(tenantId, deploymentId, plan.order, leased, now);
+  for (const other of leased) {
+    if (other !== pluginId && !plan.order.includes(other)) await releaseLease(tenantId, other, deploymentId);
   }
-  await updateDeployment(tenantId, deploymentId, { plan: { steps: [step], order: [pluginId] } }, now, OPEN);
+  for (const step of plan.steps) {
+    const earlier = before.steps.find((candidate) => candidate.plugin_id === step.plugin_id);
+    if (
+      earlier !== undefined &&
+      step.from.revision !== earlier.from.revision &&
+      step.to.unique_identifier !== null &&
+      step.from.version !== null
+    ) {
+      // The plugin moved since Verify judged the downgrade rule: judge it again on the new facts.
+      assertVerified([
+        downgradeCheck({
+          operation: deployment.operation,
+          allowDowngrade: deployment.allow_downgrade,
+          installedVersion: step.from.version,
+          targetVersion: step.to.version ?? step.from.version,
+        }),
+      ]);
+    }
+  }
+  await updateDeployment(tenantId, deploymentId, { plan }, now, OPEN);
   return input;
+}
+
+/**
+ * Leases every plugin of the plan, all or nothing: when one is held by another deployment, the
+ * leases this call took are given back before the conflict is thrown. Taking over an expired lease
+ * settles its holder's half-done work on that plugin first.
+ */
+async function leaseEvery(
+  tenantId: string,
+  deploymentId: string,
+  pluginIds: readonly string[],
+  leased: Set<string>,
+  now: Date,
+): Promise<void> {
+  const takenNow: string[] = [];
+  try {
+    for (const pluginId of new Set(pluginIds)) {
+      if (leased.has(pluginId)) continue;
+      const { previous } = await takeLease(
+        tenantId,
+        pluginId,
+        { deployment_id: deploymentId, expires_at: leaseExpiry(now, LEASE_SECONDS), phase: 'acquired' },
+        now,
+      );
+      leased.add(pluginId);
+      if (previous?.deployment_id !== deploymentId) takenNow.push(pluginId);
+      const inherited =
+        previous?.deployment_id === deploymentId ? previous.inherited_from : previous?.deployment_id;
+      if (inherited !== undefined) await settleAbandoned(tenantId, pluginId, inherited, deploymentId, now);
+    }
+  } catch (error) {
+    for (const pluginId of takenNow) {
+      await releaseLease(tenantId, pluginId, deploymentId);
+      leased.delete(pluginId);
+    }
+    throw error;
+  }
 }
 
 /**
@@ -308,6 +345,10 @@ async function configFor(
   installation: StoredInstallation | undefined,
 ): Promise<{ sealed: string | null; digest: string | null }> {
   if (step.to.unique_identifier === null) return { sealed: null, digest: null };
+  // A dependency keeps its own config; the request's config is for the target plugin.
+  if (isDependencyStep(deployment, step)) {
+    return { sealed: installation?.config_sealed ?? null, digest: installation?.config_digest ?? null };
+  }
   if (deployment.has_config) {
     const sealed = await deploymentConfigSealed(deployment.tenant_id, deployment.deployment_id);
     const digest = deployment.config_digest ?? null;
@@ -344,7 +385,7 @@ export async function applyStep(input: DeployState, now: Date): Promise<DeploySt
         unique_identifier: step.to.unique_identifier,
         previous_unique_identifier: step.from.unique_identifier,
         version: step.to.version,
-        operation: deployment.operation,
+        operation: operationOf(deployment, step),
         actor: deployment.actor,
         deployment_id: deployment.deployment_id,
         config_digest: config.digest,
@@ -370,6 +411,13 @@ export async function applyStep(input: DeployState, now: Date): Promise<DeploySt
   }
   if (changed) await syncDesiredState(input.tenant_id, now);
   return input;
+}
+
+/** The operation a step's revision records: a dependency is installed or upgraded for the target. */
+function operationOf(deployment: Deployment, step: PlanStep): Deployment['operation'] {
+  if (!isDependencyStep(deployment, step)) return deployment.operation;
+  if (step.from.unique_identifier === null) return 'install';
+  return deployment.operation === 'auto-upgrade' ? 'auto-upgrade' : 'upgrade';
 }
 
 /**
@@ -401,7 +449,7 @@ export async function probeStep(input: DeployState, _now: Date): Promise<DeployS
   for (const step of requirePlan(deployment).steps) {
     const result = await runtimeHost().probe(input.tenant_id, step.plugin_id, step.to.unique_identifier);
     if (!result.ok) {
-      throw new ProbeFailedError(upstreamProblem(`${step.plugin_id}: ${result.detail}`));
+      throw new ProbeFailedError(probeProblem(`${step.plugin_id}: ${result.detail}`));
     }
   }
   return input;
@@ -439,7 +487,7 @@ function problemOf(deployment: Deployment, error: DeployState['error']): Problem
   } catch {
     // The local engine passes the message itself.
   }
-  if (error?.Error === 'ProbeFailed') return upstreamProblem(message);
+  if (error?.Error === 'ProbeFailed') return probeProblem(message);
   return {
     ...toProblem(new Error(message)),
     detail: `The deployment failed in the workflow (${error?.Error ?? 'unknown error'}).`,
@@ -463,7 +511,8 @@ export async function rollbackStep(
   const problem = problemOf(deployment, input.error);
   let rolledBack = false;
   const restoredPlugins: string[] = [];
-  for (const step of requirePlan(deployment).steps) {
+  // Dependents are restored before what they depend on: the reverse of the install order.
+  for (const step of [...requirePlan(deployment).steps].reverse()) {
     const installation = await findInstallation(tenantId, step.plugin_id);
     if (installation === undefined || installation.last_deployment_id !== deploymentId) continue;
     const latest = await findRevision(tenantId, step.plugin_id, installation.revision);
@@ -520,7 +569,8 @@ export async function rollbackStep(
         now,
       );
     }
-    if (step.to.unique_identifier !== null) {
+    // The hold is on the build the deployment asked for; its dependencies stay upgradable.
+    if (step.to.unique_identifier !== null && !isDependencyStep(deployment, step)) {
       await setHold(tenantId, step.plugin_id, {
         unique_identifier: step.to.unique_identifier,
         reason: `Deployment ${deploymentId} failed and was rolled back: ${problem.detail}`.slice(0, 1000),
@@ -557,7 +607,8 @@ export async function rollbackStep(
         eventDetail(deployment, {
           status,
           error: problem.detail,
-          held_unique_identifier: requirePlan(deployment).steps[0].to.unique_identifier,
+          held_unique_identifier: targetStep(deployment)?.to.unique_identifier ?? null,
+          restored_plugins: restoredPlugins,
           probes,
         }),
         now,
@@ -648,6 +699,7 @@ export async function markFailedStep(
       );
     }
   }
-  await releaseLease(tenantId, pluginOf(deployment), deploymentId);
+  const pluginIds = new Set([pluginOf(deployment), ...(deployment.plan?.order ?? [])]);
+  for (const pluginId of pluginIds) await releaseLease(tenantId, pluginId, deploymentId);
   return input;
 }

@@ -20,6 +20,7 @@ import type { Deployment, DeploymentOperation } from '#core/deploy/model.ts';
 import { leaseExpiry, leaseState, RESERVATION_GRACE_SECONDS } from '#core/deploy/plan.ts';
 import { ConflictError, toProblem, ValidationError } from '#core/errors.ts';
 import { parseUniqueIdentifier } from '#core/unique-identifier.ts';
+import { assertNoDependents } from './dependencies.ts';
 import { configSealingKey } from './deploy-config.ts';
 import { requirePackage, resolvePlanStep } from './deploy-plan.ts';
 
@@ -32,6 +33,8 @@ export interface DeploymentRequest {
   allow_downgrade?: boolean | undefined;
   config?: PluginConfig | undefined;
   approval_timeout_seconds?: number | undefined;
+  /** uninstall: proceed although installed plugins depend on this one. */
+  force?: boolean | undefined;
 }
 
 /** How long an approval may wait when the request does not say (`PLUGINOPS_APPROVAL_TIMEOUT_SECONDS`). */
@@ -93,6 +96,8 @@ export async function startDeployment(
     { tenant_id: tenantId, operation: request.operation, target, has_config: hasConfig, ...expected },
     installation,
   );
+  if (request.operation === 'uninstall' && request.force !== true)
+    await assertNoDependents(tenantId, pluginId);
   const approvalTimeout = request.approval_timeout_seconds ?? defaultApprovalTimeoutSeconds();
   const sealed = hasConfig ? sealConfig(request.config as PluginConfig, configSealingKey()) : undefined;
 
@@ -120,6 +125,7 @@ export async function startDeployment(
       status: 'pending',
       plan: { steps: [plan], order: [pluginId] },
       allow_downgrade: request.allow_downgrade ?? false,
+      ...(request.force === true ? { force: true } : {}),
       has_config: hasConfig,
       approval_timeout_seconds: approvalTimeout,
       created_at: now.toISOString(),

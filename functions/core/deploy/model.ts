@@ -105,6 +105,8 @@ export interface Deployment {
   /** Conditional request: the unique identifier the caller expects installed (null: nothing). */
   expected_current?: string | null;
   allow_downgrade: boolean;
+  /** uninstall: proceed even though other installed plugins depend on this one. */
+  force?: boolean;
   /** True when the request carried a config (kept sealed; never returned). */
   has_config: boolean;
   /** SHA-256 of the request's canonical config JSON, when it carried one. */

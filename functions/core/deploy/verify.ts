@@ -17,7 +17,8 @@ export type CheckName =
   | 'install_scope'
   | 'permissions'
   | 'platform'
-  | 'downgrade';
+  | 'downgrade'
+  | 'dependencies';
 
 export interface CheckResult {
   check: CheckName;
