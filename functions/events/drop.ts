@@ -12,7 +12,7 @@ import { downloadObjectToFile, putJson } from '#adapters/s3/blob-store.ts';
 import { withTempFile } from '#adapters/temp-file.ts';
 import { InvalidPackageError, NotFoundError, toProblem } from '#core/errors.ts';
 import { deployDroppedPackage } from '#services/deploy.ts';
-import { publishPackageFile } from '#services/publish.ts';
+import { publishBundleFile, publishPackageFile } from '#services/publish.ts';
 import { MAX_PACKAGE_BYTES } from '#services/sources.ts';
 import { logger } from '#shared/logger.ts';
 
@@ -27,6 +27,8 @@ export interface DropReport {
   status: 'published' | 'already_published' | 'failed';
   source_key: string;
   unique_identifier?: string;
+  /** For bundles: every embedded package, in the bundle's order. */
+  unique_identifiers?: string[];
   deployment_id?: string;
   problem?: ReturnType<typeof toProblem>;
   processed_at: string;
@@ -49,13 +51,17 @@ export function reportKeyFor(key: string): string {
 }
 
 async function processDrop(key: string, target: DropTarget, now: Date): Promise<DropReport> {
-  if (!key.toLowerCase().endsWith('.difypkg')) {
-    throw new InvalidPackageError('Only .difypkg files are published from the drop folder.');
+  const lower = key.toLowerCase();
+  if (!lower.endsWith('.difypkg') && !lower.endsWith('.difybndl')) {
+    throw new InvalidPackageError(
+      'Only .difypkg packages and .difybndl bundles are published from the drop folder.',
+    );
   }
   if (target.kind === 'tenant' && (await findTenant(target.tenantId)) === undefined) {
     throw new NotFoundError(`Tenant "${target.tenantId}" does not exist.`);
   }
   const caller = { tenantId: target.kind === 'tenant' ? target.tenantId : null };
+  if (lower.endsWith('.difybndl')) return processBundleDrop(key, caller, now);
   return withTempFile('drop.difypkg', async (file) => {
     await downloadObjectToFile(key, file, MAX_PACKAGE_BYTES);
     const result = await publishPackageFile(file, { type: 'package', drop_key: key }, caller, now);
@@ -81,6 +87,27 @@ async function processDrop(key: string, target: DropTarget, now: Date): Promise<
       }
     }
     return report;
+  });
+}
+
+/**
+ * A dropped bundle publishes every embedded package (all or nothing). It installs nothing, even
+ * under `drop/tenants/…`: a bundle is a set to choose from; deploy its packages explicitly.
+ */
+async function processBundleDrop(
+  key: string,
+  caller: { tenantId: string | null },
+  now: Date,
+): Promise<DropReport> {
+  return withTempFile('drop.difybndl', async (file) => {
+    await downloadObjectToFile(key, file, MAX_PACKAGE_BYTES);
+    const result = await publishBundleFile(file, { type: 'package', drop_key: key }, caller, now);
+    return {
+      status: result.created ? 'published' : 'already_published',
+      source_key: key,
+      unique_identifiers: result.packages.map((record) => record.unique_identifier),
+      processed_at: now.toISOString(),
+    };
   });
 }
 

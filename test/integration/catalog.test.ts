@@ -13,6 +13,7 @@ import { byteSourceFromBuffer } from '#core/package/byte-source.ts';
 import { inspectPackage } from '#core/package/inspect.ts';
 import { generateSigningKeyPair, signPackage } from '#core/package/sign.ts';
 import { createApiClient, encodeId, eventually } from '#test/support/api-client.ts';
+import { buildBundle } from '#test/support/bundle-builder.ts';
 import { stackInfo } from '#test/support/local-stack.ts';
 import { buildPackage, defaultRawEntries, writeRawZip } from '#test/support/package-builder.ts';
 
@@ -363,6 +364,21 @@ describe('drop folder', () => {
     const failed = await eventually(() => report(bad));
     expect(failed.status).toBe('failed');
     expect(failed.problem.type).toBe('urn:pluginops:problem:invalid-package');
+  });
+
+  it('publishes every package of a dropped bundle', async () => {
+    const bundle = await buildBundle({
+      manifest: { author: `author${run}`, name: 'kit' },
+      packages: { one: await pkg('kitone', '1.0.0'), two: await pkg('kittwo', '1.0.0') },
+    });
+    const key = `drop/catalog/${run}/kit.difybndl`;
+    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: bundle }));
+    const done = await eventually(() => report(key));
+    expect(done.status).toBe('published');
+    expect(done.unique_identifiers.map((uid: string) => uid.split(':')[0]).sort()).toEqual([
+      `author${run}/kitone`,
+      `author${run}/kittwo`,
+    ]);
   });
 });
 
