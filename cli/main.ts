@@ -5,27 +5,60 @@
  */
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
+import { approveCommand, rejectCommand } from '#cli/commands/approve.ts';
+import { autoUpgradeCommand } from '#cli/commands/auto-upgrade.ts';
+import { deployCommand } from '#cli/commands/deploy.ts';
+import { historyCommand } from '#cli/commands/history.ts';
+import { holdCommand } from '#cli/commands/hold.ts';
 import { inspectCommand } from '#cli/commands/inspect.ts';
 import { keygenCommand } from '#cli/commands/keygen.ts';
 import { packCommand } from '#cli/commands/pack.ts';
+import { planCommand } from '#cli/commands/plan.ts';
+import { promoteCommand } from '#cli/commands/promote.ts';
+import { publishCommand } from '#cli/commands/publish.ts';
 import { signCommand } from '#cli/commands/sign.ts';
+import { statusCommand } from '#cli/commands/status.ts';
 import { type CliIo, EXIT_CODES, processIo, reportError } from '#cli/output.ts';
 
 const EXIT_CODE_HELP = `
+Connection (API commands): --endpoint/--key, or PLUGINOPS_ENDPOINT/PLUGINOPS_KEY, or --profile <name>
+from PLUGINOPS_PROFILES_FILE (default ~/.config/pluginops/profiles.json). See docs/cli.md.
+
 Exit codes:
   ${EXIT_CODES.ok}  success
-  ${EXIT_CODES.unexpected}  unexpected failure (a bug, or an environment fault such as a full disk)
-  ${EXIT_CODES.badInput}  bad input: wrong arguments, unreadable file, invalid package or manifest
+  ${EXIT_CODES.unexpected}  unexpected failure (a bug, a server error, an unreachable endpoint)
+  ${EXIT_CODES.badInput}  bad input: wrong arguments, unreadable file, invalid package or manifest, rejected by validation or policy
+  ${EXIT_CODES.auth}  authentication or authorization failed (401/403)
+  ${EXIT_CODES.conflict}  conflict: another deployment holds the plugin, state changed, already decided (409)
+  ${EXIT_CODES.deploymentFailed}  deployment failed, rolled back or rejected; status --expect or plan --checklist failed
+  ${EXIT_CODES.notFound}  not found: tenant, package, deployment, plugin (404)
+  ${EXIT_CODES.timeout}  timed out: --wait deadline or a request deadline passed (the operation may still finish)
 
-With --json, results and problems (RFC 9457) are printed to stdout as JSON.`;
+With --json, results and problems (RFC 9457) are printed to stdout as JSON; no colours or live
+views are drawn when stdout is not a terminal or CI=true.`;
 
 export function createProgram(io: CliIo): Command {
   const program = new Command('pluginops')
-    .description('Package, sign and inspect Dify plugin packages (.difypkg) for the pluginops control plane')
+    .description('Package, sign, publish, deploy and promote Dify plugins with the pluginops control plane')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXIT_CODE_HELP);
-  for (const command of [inspectCommand(io), packCommand(io), signCommand(io), keygenCommand(io)]) {
+  for (const command of [
+    inspectCommand(io),
+    packCommand(io),
+    signCommand(io),
+    keygenCommand(io),
+    publishCommand(io),
+    deployCommand(io),
+    statusCommand(io),
+    historyCommand(io),
+    planCommand(io),
+    approveCommand(io),
+    rejectCommand(io),
+    autoUpgradeCommand(io),
+    holdCommand(io),
+    promoteCommand(io),
+  ]) {
     program.addCommand(command);
   }
   configure(program, io);

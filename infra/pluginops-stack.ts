@@ -18,7 +18,7 @@ import {
 import { Schedule } from './constructs/schedule.ts';
 import { RuntimeSecrets } from './constructs/secrets.ts';
 import { Storage } from './constructs/storage.ts';
-import { Workflows } from './constructs/workflows.ts';
+import { grantStartExecution, Workflows } from './constructs/workflows.ts';
 import { IDEMPOTENCY_TABLE, MAIN_TABLE, physicalTableName } from './definitions/tables.ts';
 import { type StageConfig, stackName } from './stages.ts';
 
@@ -84,27 +84,29 @@ export class PluginopsStack extends Stack {
 
     this.events = new Events(this, 'Events', { stage, environment, ...data });
     const withBus = { ...environment, PLUGINOPS_EVENT_BUS: this.events.bus.eventBusName };
+    // Before the API: the API's groups may start only state machines the stage has.
+    this.workflows = new Workflows(this, 'Workflows', {
+      stage,
+      environment: withBus,
+      ...data,
+      bus: this.events.bus,
+      secrets: secrets.byName,
+      ...(props.statemachinesDir ? { statemachinesDir: props.statemachinesDir } : {}),
+      ...(props.tasksDir ? { tasksDir: props.tasksDir } : {}),
+    });
     this.api = new Api(this, 'Api', {
       stage,
       environment: withBus,
       ...data,
       idempotencyTable: this.storage.idempotencyTable,
       bus: this.events.bus,
-      secrets: {
-        cursor: secrets.cursorSecret,
-        github: secrets.githubToken,
-        marketplace: secrets.marketplaceToken,
-      },
+      secrets: secrets.byName,
+      stateMachines: this.workflows.machineNames,
     });
-    this.workflows = new Workflows(this, 'Workflows', {
-      stage,
-      environment: withBus,
-      ...data,
-      idempotencyTable: this.storage.idempotencyTable,
-      bus: this.events.bus,
-      ...(props.statemachinesDir ? { statemachinesDir: props.statemachinesDir } : {}),
-      ...(props.tasksDir ? { tasksDir: props.tasksDir } : {}),
-    });
+    // A package dropped under drop/tenants/<t>/ is deployed to that tenant (deployDroppedPackage).
+    if (this.workflows.machineNames.has('deploy')) {
+      grantStartExecution(this.events.dropFunction, stage, 'deploy');
+    }
     const sweep = this.workflows.stateMachines.sweep;
     this.schedule = sweep === undefined ? undefined : new Schedule(this, 'Schedule', { stage, sweep });
     this.alarms = new Alarms(this, 'Alarms', {
@@ -142,6 +144,10 @@ export class PluginopsStack extends Stack {
     new CfnOutput(this, 'MarketplaceTokenSecretArn', {
       value: secrets.marketplaceToken.secretArn,
       description: 'Marketplace token',
+    });
+    new CfnOutput(this, 'ConfigKeySecretArn', {
+      value: secrets.configKey.secretArn,
+      description: 'Sealing key of tenant plugin config',
     });
 
     this.suppressCdkProviders();

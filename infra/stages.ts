@@ -50,9 +50,40 @@ export interface StageConfig {
   marketplaceUrl: string;
   /** Email subscribed to the alert topic; none when unset. */
   alertEmail: string | undefined;
+  /**
+   * Base URL of the stage's plugin host, which the deploy workflow probes
+   * (`PLUGINOPS_RUNTIME_URL`; contract in `functions/adapters/runtime-host.ts`). Context
+   * `pluginops:<stage>:runtimeUrl`; defaults to {@link placeholderRuntimeUrl}.
+   */
+  runtimeUrl: string;
 }
 
-type StageDefaults = Omit<StageConfig, 'account' | 'region' | 'alertEmail'>;
+type StageDefaults = Omit<StageConfig, 'account' | 'region' | 'alertEmail' | 'runtimeUrl'>;
+
+/**
+ * Runtime URL of a stage whose plugin host is not configured yet: under `.invalid` (RFC 2606),
+ * which never resolves, so every probe fails ("unreachable … ENOTFOUND") and deployments roll
+ * back instead of reporting a change no host confirmed.
+ */
+export function placeholderRuntimeUrl(name: StageName): string {
+  return `https://plugin-host.pluginops-${name}.invalid`;
+}
+
+function runtimeUrlOf(name: StageName, read: ContextReader): string {
+  const key = `pluginops:${name}:runtimeUrl`;
+  const configured = contextString(read, key);
+  if (configured === undefined) return placeholderRuntimeUrl(name);
+  let url: URL;
+  try {
+    url = new URL(configured);
+  } catch {
+    throw new Error(`Context ${key} must be an http(s) URL, got "${configured}".`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new Error(`Context ${key} must be an http(s) URL, got "${configured}".`);
+  }
+  return configured.replace(/\/+$/, '');
+}
 
 const COMMON = {
   platformVersion: '1.9.0',
@@ -128,6 +159,7 @@ export function resolveStageConfig(
     account: pick('account', 'CDK_DEFAULT_ACCOUNT'),
     region: pick('region', 'CDK_DEFAULT_REGION'),
     alertEmail: contextString(read, `pluginops:${name}:alertEmail`),
+    runtimeUrl: runtimeUrlOf(name, read),
     approvalRequired:
       approval === undefined ? defaults.approvalRequired : approval === true || approval === 'true',
   };

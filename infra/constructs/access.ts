@@ -51,6 +51,17 @@ export function grantObjects(
   grantKey(role, key, access === 'read' ? 'read' : 'read-write');
 }
 
+/**
+ * `s3:ListBucket` on the bucket, for code that asks whether an object exists (`objectExists`, and
+ * `putFileOnce` through it): without it S3 answers HeadObject/GetObject of a missing key with 403
+ * instead of 404, and the adapter treats that as a failure. It reveals key names, never content.
+ */
+export function grantExistenceChecks(role: iam.IRole, bucket: s3.IBucket): void {
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
+  );
+}
+
 function grantKey(role: iam.IRole, key: kms.IKey, access: Access): void {
   const actions: string[] = [...KMS_DECRYPT_ACTIONS, ...(access === 'read-write' ? KMS_ENCRYPT_ACTIONS : [])];
   role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources: [key.keyArn] }));

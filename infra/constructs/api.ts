@@ -1,27 +1,33 @@
 /**
  * The HTTP API, generated from `ROUTES` (the table the local gateway serves too): one route per
  * entry, one Lambda function per route group. Read-only groups get read-only IAM; see
- * `GROUP_ACCESS` for exactly what each group may touch.
+ * `GROUP_ACCESS` for exactly what each group may touch. Access is per group, not per route: a
+ * route added to a group gets exactly that group's permissions.
  */
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import type { StateMachineName } from '#adapters/workflow.ts';
 import { ROUTES, type RouteGroup } from '#api/routes.ts';
 import { apiGroupEntry, ROUTE_GROUPS } from '../lambda/entries.ts';
 import type { StageConfig } from '../stages.ts';
-import { type Access, grantObjects, grantTable } from './access.ts';
+import { type Access, grantExistenceChecks, grantObjects, grantTable } from './access.ts';
 import { NAG_REASONS, suppress } from './nag.ts';
 import { LOG_RETENTION, PluginopsFunction, removalPolicyOf } from './pluginops-function.ts';
+import { type SecretName, secretsFor } from './secrets.ts';
 import { BUCKET_PREFIXES } from './storage.ts';
+import { grantStartExecution } from './workflows.ts';
 
-type SecretName = 'cursor' | 'github' | 'marketplace';
+/** SendTaskSuccess/SendTaskFailure: IAM has no resource-level permissions for them. */
+export const TASK_CALLBACK_ACTIONS = ['states:SendTaskSuccess', 'states:SendTaskFailure'] as const;
 
 export interface GroupAccess {
   /** Main table; `none` for groups that never read state. */
@@ -29,25 +35,51 @@ export interface GroupAccess {
   /** Powertools idempotency records (mutating routes honour `Idempotency-Key`). */
   idempotency: boolean;
   objects: { prefix: string; access: 'read' | 'write' | 'read-write' }[];
+  /** Asks whether objects exist (publishing stores a package once): `s3:ListBucket`. */
+  checksObjects: boolean;
   /** May put events on the stage bus (`Package Published`). */
   putEvents: boolean;
   secrets: SecretName[];
+  /** State machines the group starts and describes (granted only for machines the stage has). */
+  startsMachines: readonly StateMachineName[];
+  /** Answers `.waitForTaskToken` callbacks (approve/reject). */
+  taskCallbacks: boolean;
 }
+
+const NO_WORKFLOWS = { startsMachines: [], taskCallbacks: false } as const;
 
 /** What each route group's function may do — derived from what its handlers call. */
 export const GROUP_ACCESS: Readonly<Record<RouteGroup, GroupAccess>> = {
   // health and the OpenAPI document touch no state at all.
-  public: { table: 'none', idempotency: false, objects: [], putEvents: false, secrets: [] },
+  public: {
+    table: 'none',
+    idempotency: false,
+    objects: [],
+    checksObjects: false,
+    putEvents: false,
+    secrets: [],
+    ...NO_WORKFLOWS,
+  },
   // Authentication reads keys and tenants; listing signs cursors; downloads presign GETs of packages/.
   'catalog-read': {
     table: 'read',
     idempotency: false,
     objects: [{ prefix: BUCKET_PREFIXES.packages, access: 'read' }],
+    checksObjects: false,
     putEvents: false,
     secrets: ['cursor'],
+    ...NO_WORKFLOWS,
   },
-  // Tenants, keys, policies, signers: table writes only, no bucket.
-  admin: { table: 'read-write', idempotency: true, objects: [], putEvents: false, secrets: ['cursor'] },
+  // Tenants, keys, policies, signers, auto-upgrade settings, rollouts: table writes only, no bucket.
+  admin: {
+    table: 'read-write',
+    idempotency: true,
+    objects: [],
+    checksObjects: false,
+    putEvents: false,
+    secrets: ['cursor'],
+    ...NO_WORKFLOWS,
+  },
   // Presigned PUTs to uploads/, publishing reads uploads/ and stores packages/ once.
   'catalog-write': {
     table: 'read-write',
@@ -56,8 +88,24 @@ export const GROUP_ACCESS: Readonly<Record<RouteGroup, GroupAccess>> = {
       { prefix: BUCKET_PREFIXES.uploads, access: 'read-write' },
       { prefix: BUCKET_PREFIXES.packages, access: 'read-write' },
     ],
+    checksObjects: true,
     putEvents: true,
     secrets: ['github', 'marketplace'],
+    ...NO_WORKFLOWS,
+  },
+  // Deployments (create, approve, reject), holds, operator sweeps: the workflow entry points.
+  // Creating a deployment seals its plugin config (config key) and starts the deploy machine;
+  // approve/reject answer the AwaitApproval task token; POST /v1/sweeps starts the sweep and
+  // waits on it. No bucket access and no events (the workflow tasks emit those).
+  deploy: {
+    table: 'read-write',
+    idempotency: true,
+    objects: [],
+    checksObjects: false,
+    putEvents: false,
+    secrets: ['config'],
+    startsMachines: ['deploy', 'sweep'],
+    taskCallbacks: true,
   },
 };
 
@@ -69,7 +117,9 @@ export interface ApiProps {
   idempotencyTable: dynamodb.ITable;
   bucket: s3.IBucket;
   bus: events.IEventBus;
-  secrets: Record<SecretName, secretsmanager.ISecret>;
+  secrets: Readonly<Record<SecretName, secretsmanager.ISecret>>;
+  /** State machines the stage has (`Workflows.machineNames`); groups may start only these. */
+  stateMachines: ReadonlySet<string>;
 }
 
 export class Api extends Construct {
@@ -140,18 +190,12 @@ export class Api extends Construct {
 
   private createGroupFunction(group: RouteGroup, props: ApiProps): PluginopsFunction {
     const access = GROUP_ACCESS[group];
-    const secrets: Record<string, secretsmanager.ISecret> = {};
-    if (access.secrets.includes('cursor')) secrets.PLUGINOPS_CURSOR_SECRET = props.secrets.cursor;
-    if (access.secrets.includes('github')) secrets.PLUGINOPS_GITHUB_TOKEN = props.secrets.github;
-    if (access.secrets.includes('marketplace'))
-      secrets.PLUGINOPS_MARKETPLACE_TOKEN = props.secrets.marketplace;
-
     const fn = new PluginopsFunction(this, `Function-${group}`, {
       stage: props.stage,
       entry: apiGroupEntry(group),
       description: `pluginops API routes of group "${group}"`,
       environment: props.environment,
-      secrets,
+      secrets: secretsFor(access.secrets, props.secrets),
       memorySize: group === 'catalog-write' ? 1024 : 512,
     });
     if (access.table !== 'none') grantTable(fn.role, props.mainTable, props.key, access.table);
@@ -159,7 +203,17 @@ export class Api extends Construct {
     for (const { prefix, access: objectAccess } of access.objects) {
       grantObjects(fn.role, props.bucket, props.key, prefix, objectAccess);
     }
+    if (access.checksObjects) grantExistenceChecks(fn.role, props.bucket);
     if (access.putEvents) props.bus.grantPutEventsTo(fn.role);
+    for (const machine of access.startsMachines) {
+      if (props.stateMachines.has(machine)) grantStartExecution(fn, props.stage, machine);
+    }
+    if (access.taskCallbacks) {
+      fn.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: [...TASK_CALLBACK_ACTIONS], resources: ['*'] }),
+      );
+      suppress(fn.role, [{ id: 'AwsSolutions-IAM5[Resource::*]', reason: NAG_REASONS.taskTokenCallbacks }]);
+    }
     return fn;
   }
 }

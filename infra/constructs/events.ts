@@ -15,7 +15,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { dropEntry } from '../lambda/entries.ts';
 import type { StageConfig } from '../stages.ts';
-import { grantObjects, grantTable } from './access.ts';
+import { grantExistenceChecks, grantObjects, grantTable } from './access.ts';
 import { NAG_REASONS, suppress } from './nag.ts';
 import { PluginopsFunction } from './pluginops-function.ts';
 import { BUCKET_PREFIXES } from './storage.ts';
@@ -68,6 +68,7 @@ export class Events extends Construct {
     grantObjects(role, props.bucket, props.key, BUCKET_PREFIXES.drop, 'read');
     grantObjects(role, props.bucket, props.key, BUCKET_PREFIXES.dropResults, 'write');
     grantObjects(role, props.bucket, props.key, BUCKET_PREFIXES.packages, 'read-write');
+    grantExistenceChecks(role, props.bucket);
     this.bus.grantPutEventsTo(role);
 
     this.dropRule = new events.Rule(this, 'DropObjectCreated', {

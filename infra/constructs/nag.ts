@@ -23,13 +23,17 @@ export const NAG_REASONS = {
     'CDK-managed custom resource (bucket notifications / auto-delete objects) with its CDK-defined runtime and AWSLambdaBasicExecutionRole; not pluginops code and only runs during deployments.',
   dropDlq: 'This queue is itself the dead-letter queue of the drop function and its EventBridge target.',
   secretRotation:
-    'The cursor HMAC key and the source tokens are rotated by operators (docs/deploy-aws.md); automatic rotation of the GitHub/marketplace tokens is impossible (issued by a third party) and rotating the cursor key invalidates open pagination cursors.',
+    'The cursor HMAC key and the source tokens are rotated by operators (docs/deploy-aws.md); automatic rotation of the GitHub/marketplace tokens is impossible (issued by a third party), rotating the cursor key invalidates open pagination cursors, and the config sealing key must not change while configs sealed with it are stored (they would no longer open).',
   stateMachineTracing:
     'X-Ray writes (xray:PutTraceSegments etc.) and CloudWatch Logs delivery actions do not support resource-level permissions.',
   stateMachineTasks:
     'Lambda task invocations include version/alias ARNs ("<function arn>:*") of pluginops task functions only.',
   startExecution:
     "The sweep starts executions of the stage's deploy state machine; execution ARNs are only known at runtime.",
+  describeExecution:
+    'DescribeExecution on executions of one of the stage\'s own state machines ("…:execution:pluginops-<stage>-<machine>:*"); execution names are chosen per deployment/sweep at runtime.',
+  taskTokenCallbacks:
+    'states:SendTaskSuccess/SendTaskFailure do not support resource-level permissions (IAM requires "*"); the caller must hold the task token, which only the approval task stores, on this stage\'s table.',
 } as const;
 
 export interface Suppression {
@@ -88,7 +92,7 @@ export const STACK_FINDING_PATTERNS: FindingPattern[] = [
   },
   {
     rule: 'AwsSolutions-IAM5',
-    finding: /^Resource::<[^>]+\.Arn>\/(uploads|drop|packages|drop-results|backups)\/\*$/,
+    finding: /^Resource::<[^>]+\.Arn>\/(uploads|drop|packages|drop-results|backups|runtime)\/\*$/,
     reason: NAG_REASONS.bucketPrefixes,
   },
   {
@@ -113,5 +117,12 @@ export const STACK_FINDING_PATTERNS: FindingPattern[] = [
     finding: /^Resource::arn:.*:execution:.*$/,
     path: /\/Workflows\/[^/]+-role\//,
     reason: NAG_REASONS.startExecution,
+  },
+  {
+    rule: 'AwsSolutions-IAM5',
+    finding:
+      /^Resource::arn:(<[^>]+>|[\w-]+):states:(<[^>]+>|[\w-]+):(<[^>]+>|\d+):execution:pluginops-[a-z]+-[a-z0-9-]+:\*$/,
+    path: /\/(Api\/Function-[^/]+|Workflows\/task-[^/]+|Events\/DropFunction)\/Role\//,
+    reason: NAG_REASONS.describeExecution,
   },
 ];

@@ -12,6 +12,37 @@ import type { StageConfig } from '../stages.ts';
 import { NAG_REASONS, suppress } from './nag.ts';
 import { removalPolicyOf } from './pluginops-function.ts';
 
+/** The runtime secrets a function can be given, by short name. */
+export type SecretName = 'cursor' | 'github' | 'marketplace' | 'config';
+
+/** The environment variable each secret is delivered as (through `PLUGINOPS_SECRET_ARNS`). */
+export const SECRET_VARIABLES: Readonly<Record<SecretName, string>> = {
+  cursor: 'PLUGINOPS_CURSOR_SECRET',
+  github: 'PLUGINOPS_GITHUB_TOKEN',
+  marketplace: 'PLUGINOPS_MARKETPLACE_TOKEN',
+  config: 'PLUGINOPS_CONFIG_KEY',
+};
+
+/**
+ * `configSealingKey()` decodes `PLUGINOPS_CONFIG_KEY` with `Buffer.from(value, 'base64')` and
+ * requires exactly 32 bytes. 43 characters of the base64 alphabet, unpadded, decode to exactly
+ * 32 bytes (43 × 6 = 258 bits; the 2 spare bits are dropped). Letters and digits only (no `+`,
+ * `/`, `=`), so the value is the same in base64 and base64url; about 254 bits of entropy.
+ */
+export const CONFIG_KEY_GENERATION: secretsmanager.SecretStringGenerator = {
+  passwordLength: 43,
+  excludePunctuation: true,
+  includeSpace: false,
+};
+
+/** The `secrets` prop of a function that reads `names`: variable name → secret. */
+export function secretsFor(
+  names: readonly SecretName[],
+  secrets: Readonly<Record<SecretName, secretsmanager.ISecret>>,
+): Record<string, secretsmanager.ISecret> {
+  return Object.fromEntries(names.map((name) => [SECRET_VARIABLES[name], secrets[name]]));
+}
+
 export interface RuntimeSecretsProps {
   stage: StageConfig;
   key: kms.IKey;
@@ -24,6 +55,14 @@ export class RuntimeSecrets extends Construct {
   readonly githubToken: secretsmanager.Secret;
   /** Marketplace token (`PLUGINOPS_MARKETPLACE_TOKEN`); `UNSET` until an operator sets it. */
   readonly marketplaceToken: secretsmanager.Secret;
+  /**
+   * Key that seals tenant plugin config (`PLUGINOPS_CONFIG_KEY`, see
+   * `functions/services/deploy-config.ts`), generated at creation. Never rotate it in place:
+   * configs sealed with the old key could no longer be opened.
+   */
+  readonly configKey: secretsmanager.Secret;
+  /** Every secret by the name functions ask for it with. */
+  readonly byName: Readonly<Record<SecretName, secretsmanager.ISecret>>;
 
   constructor(scope: Construct, id: string, props: RuntimeSecretsProps) {
     super(scope, id);
@@ -53,6 +92,20 @@ export class RuntimeSecrets extends Construct {
       secretStringValue: SecretValue.unsafePlainText(UNSET_SECRET_VALUE),
       removalPolicy,
     });
+    this.configKey = new secretsmanager.Secret(this, 'ConfigKey', {
+      secretName: name('config-key'),
+      description:
+        'Sealing key of tenant plugin config (PLUGINOPS_CONFIG_KEY): 32 bytes, base64 without padding',
+      encryptionKey: key,
+      generateSecretString: CONFIG_KEY_GENERATION,
+      removalPolicy,
+    });
+    this.byName = {
+      cursor: this.cursorSecret,
+      github: this.githubToken,
+      marketplace: this.marketplaceToken,
+      config: this.configKey,
+    };
     suppress(this, [{ id: 'AwsSolutions-SMG4', reason: NAG_REASONS.secretRotation }]);
   }
 }

@@ -13,6 +13,9 @@
  * | `${TableName}`, `${BucketName}`, `${Stage}` | main table, package bucket, stage name          |
  *
  * An unknown placeholder, or a task placeholder without its handler file, fails the synth.
+ *
+ * Each task function gets the access its handler needs (`TASK_ACCESS`, derived from what the
+ * handlers call); a task not listed there gets `DEFAULT_TASK_ACCESS` (table items and events only).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -23,12 +26,16 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
+import type { StateMachineName } from '#adapters/workflow.ts';
 import { PROJECT_ROOT } from '../lambda/bundling.ts';
+import { taskEntry } from '../lambda/entries.ts';
 import type { StageConfig } from '../stages.ts';
-import { grantObjects, grantTable } from './access.ts';
+import { type Access, grantExistenceChecks, grantObjects, grantTable } from './access.ts';
 import { LOG_RETENTION, PluginopsFunction, removalPolicyOf } from './pluginops-function.ts';
+import { type SecretName, secretsFor } from './secrets.ts';
 import { BUCKET_PREFIXES } from './storage.ts';
 
 export const DEFAULT_STATEMACHINES_DIR = join(PROJECT_ROOT, 'statemachines');
@@ -52,6 +59,67 @@ export interface AslFile {
   name: string;
   path: string;
   placeholders: string[];
+  /** Smallest `TimeoutSeconds` of the Task states that invoke each task (kebab name). */
+  taskTimeouts: Record<string, number>;
+}
+
+/** A Lambda task stops this long before its state would time out. */
+export const TASK_TIMEOUT_MARGIN_SECONDS = 5;
+/** Lambda timeout of a task whose states set no `TimeoutSeconds` (e.g. `.waitForTaskToken`). */
+export const DEFAULT_TASK_TIMEOUT = Duration.minutes(5);
+
+interface AslState {
+  Type?: string;
+  Resource?: string;
+  TimeoutSeconds?: number;
+  Parameters?: { FunctionName?: string };
+  Arguments?: { FunctionName?: string };
+  Iterator?: { States?: Record<string, AslState> };
+  ItemProcessor?: { States?: Record<string, AslState> };
+  Branches?: { States?: Record<string, AslState> }[];
+}
+
+/**
+ * For each task function an ASL document invokes synchronously, the smallest `TimeoutSeconds`
+ * of its Task states (nested Map and Parallel states included). `.waitForTaskToken` states are
+ * left out: there the function returns at once and the state waits for the callback.
+ */
+export function taskTimeoutsOf(asl: string): Record<string, number> {
+  const timeouts: Record<string, number> = {};
+  const visit = (states: Record<string, AslState> | undefined): void => {
+    for (const state of Object.values(states ?? {})) {
+      const target =
+        state.Resource?.endsWith('.waitForTaskToken') === true
+          ? undefined
+          : (state.Parameters?.FunctionName ?? state.Arguments?.FunctionName ?? state.Resource);
+      const match = /^\$\{([A-Z][A-Za-z0-9]*)FunctionArn\}$/.exec(target ?? '');
+      if (state.Type === 'Task' && match?.[1] !== undefined && typeof state.TimeoutSeconds === 'number') {
+        const task = pascalToKebab(match[1]);
+        timeouts[task] = Math.min(timeouts[task] ?? Number.POSITIVE_INFINITY, state.TimeoutSeconds);
+      }
+      visit(state.Iterator?.States);
+      visit(state.ItemProcessor?.States);
+      for (const branch of state.Branches ?? []) visit(branch.States);
+    }
+  };
+  visit((JSON.parse(asl) as { States?: Record<string, AslState> }).States);
+  return timeouts;
+}
+
+/**
+ * Lambda timeout of a task: just under the shortest state timeout that invokes it, so the
+ * function has stopped before its state times out and the Catch path (Rollback, MarkFailed) never
+ * runs next to a still-running attempt. At most Lambda's 15 minutes.
+ */
+export function taskLambdaTimeout(stateTimeoutSeconds: number | undefined): Duration {
+  if (stateTimeoutSeconds === undefined) return DEFAULT_TASK_TIMEOUT;
+  const seconds = Math.min(15 * 60, stateTimeoutSeconds - TASK_TIMEOUT_MARGIN_SECONDS);
+  if (seconds < 10) {
+    throw new Error(
+      `A task state timeout of ${stateTimeoutSeconds} s leaves its function under 10 s; raise TimeoutSeconds.`,
+    );
+  }
+  return Duration.seconds(seconds);
 }
 
 export function findAslFiles(dir: string): AslFile[] {
@@ -61,31 +129,189 @@ export function findAslFiles(dir: string): AslFile[] {
     .sort()
     .map((file) => {
       const path = join(dir, file);
+      const asl = readFileSync(path, 'utf8');
       return {
         name: basename(file, '.asl.json'),
         path,
-        placeholders: placeholdersOf(readFileSync(path, 'utf8')),
+        placeholders: placeholdersOf(asl),
+        taskTimeouts: taskTimeoutsOf(asl),
       };
     });
 }
+
+// ── State machine access for functions ──────────────────────────────────────────────────────────
+
+/** `deploy` → `PLUGINOPS_DEPLOY_STATE_MACHINE_ARN`; the rule of `functions/adapters/workflow.ts`. */
+export function stateMachineArnVariable(machine: string): string {
+  return `PLUGINOPS_${machine.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_STATE_MACHINE_ARN`;
+}
+
+/** Physical name of a stage's state machine: `pluginops-<stage>-<name>`. */
+export function stateMachineName(stage: StageConfig, machine: string): string {
+  return `${stage.resourcePrefix}-${machine}`;
+}
+
+/**
+ * ARN of a stage's state machine, built from its name rather than a token, so functions and
+ * state machines can refer to each other without dependency cycles.
+ */
+export function stateMachineArnOf(scope: IConstruct, stage: StageConfig, machine: string): string {
+  return Stack.of(scope).formatArn({
+    service: 'states',
+    resource: 'stateMachine',
+    resourceName: stateMachineName(stage, machine),
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}
+
+/** Every execution of a stage's state machine: `…:execution:pluginops-<stage>-<name>:*`. */
+export function executionArnsOf(scope: IConstruct, stage: StageConfig, machine: string): string {
+  return Arn.format(
+    {
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${stateMachineName(stage, machine)}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    },
+    Stack.of(scope),
+  );
+}
+
+/**
+ * Lets a function start executions of one state machine through `functions/adapters/workflow.ts`:
+ * `states:StartExecution` on the machine, `states:DescribeExecution` on its executions (a duplicate
+ * start is told apart by describing the existing execution; the sweep API waits on it), and the
+ * ARN in `PLUGINOPS_<MACHINE>_STATE_MACHINE_ARN`.
+ */
+export function grantStartExecution(fn: PluginopsFunction, stage: StageConfig, machine: string): void {
+  const machineArn = stateMachineArnOf(fn, stage, machine);
+  fn.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [machineArn] }),
+  );
+  fn.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['states:DescribeExecution'],
+      resources: [executionArnsOf(fn, stage, machine)],
+    }),
+  );
+  fn.function.addEnvironment(stateMachineArnVariable(machine), machineArn);
+}
+
+// ── Task access ─────────────────────────────────────────────────────────────────────────────────
+
+export interface TaskAccess {
+  /** Main table items (every deploy task records its step on the deployment). */
+  table: Access;
+  /** S3 object access per prefix of the package bucket. */
+  objects: { prefix: string; access: 'read' | 'write' | 'read-write' }[];
+  /** Asks whether objects exist (publishing stores a package once): `s3:ListBucket`. */
+  checksObjects: boolean;
+  /** May put domain events on the stage bus. */
+  putEvents: boolean;
+  /** Probes the plugin host over HTTP: gets `PLUGINOPS_RUNTIME_URL`. */
+  probesRuntime: boolean;
+  /** State machines it starts (see {@link grantStartExecution}). */
+  startsMachines: readonly StateMachineName[];
+  /** Runtime secrets, loaded by `infra/runtime/load-secrets.ts` before the handler runs. */
+  secrets: SecretName[];
+}
+
+/** Key prefix of the runtime desired-state documents (`functions/adapters/runtime-host.ts`). */
+export const RUNTIME_PREFIX = 'runtime/';
+
+const TASK_BASE: TaskAccess = {
+  table: 'read-write',
+  objects: [],
+  checksObjects: false,
+  putEvents: true,
+  probesRuntime: false,
+  startsMachines: [],
+  secrets: [],
+};
+
+/** Tasks not listed in {@link TASK_ACCESS}: table items and domain events, nothing else. */
+export const DEFAULT_TASK_ACCESS: TaskAccess = TASK_BASE;
+
+const desiredStateWrite = { prefix: RUNTIME_PREFIX, access: 'write' } as const;
+
+/**
+ * Planning a deployment (`resolveDeploymentPlan`) resolves its dependencies and may fetch a
+ * missing one from its source and publish it, exactly as `POST /v1/packages` would: GitHub and
+ * marketplace tokens, `packages/` read/write with an existence check, `Package Published`.
+ */
+const PLANS: TaskAccess = {
+  ...TASK_BASE,
+  objects: [{ prefix: BUCKET_PREFIXES.packages, access: 'read-write' }],
+  checksObjects: true,
+  secrets: ['github', 'marketplace'],
+};
+
+/**
+ * What each task function may do — derived from what its handler calls (the deploy steps in
+ * `functions/services/deploy-workflow.ts`, the sweep steps in `functions/services/sweep.ts`).
+ * Desired state is only ever written (`writeDesiredState`, PutObject on `runtime/*`); no task
+ * opens a sealed plugin config (they copy the sealed value), so none gets the config key.
+ * Tasks with secrets get a generated entry that loads them first (`taskEntry`).
+ */
+export const TASK_ACCESS: Readonly<Record<string, TaskAccess>> = {
+  // Marks the deployment running, plans the deployment with its dependencies, reads the policy.
+  resolve: PLANS,
+  // Re-reads the stored package bytes and judges them; records only its step.
+  verify: { ...TASK_BASE, putEvents: false, objects: [{ prefix: BUCKET_PREFIXES.packages, access: 'read' }] },
+  'await-approval': TASK_BASE,
+  // Re-plans under the lease; settling an abandoned deployment re-syncs the desired state.
+  acquire: { ...PLANS, objects: [...PLANS.objects, desiredStateWrite] },
+  snapshot: {
+    ...TASK_BASE,
+    putEvents: false,
+    objects: [{ prefix: BUCKET_PREFIXES.backups, access: 'write' }],
+  },
+  apply: { ...TASK_BASE, objects: [desiredStateWrite] },
+  probe: { ...TASK_BASE, putEvents: false, probesRuntime: true },
+  release: TASK_BASE,
+  rollback: { ...TASK_BASE, objects: [desiredStateWrite], probesRuntime: true },
+  alert: TASK_BASE,
+  'mark-failed': TASK_BASE,
+  'sweep-find-due-tenants': { ...TASK_BASE, table: 'read', putEvents: false },
+  'sweep-plan-tenant': { ...TASK_BASE, table: 'read', putEvents: false },
+  // Closes waves, creates rollouts, publishes rollout-halt alerts.
+  'sweep-decide-waves': TASK_BASE,
+  // Starts the tenant's deployments (the deploy use-case), records the run, advances the slot.
+  'sweep-upgrade-tenant': { ...TASK_BASE, startsMachines: ['deploy'] },
+  'sweep-summarize': { ...TASK_BASE, putEvents: false },
+};
 
 export interface WorkflowsProps {
   stage: StageConfig;
   environment: Record<string, string>;
   key: kms.IKey;
   mainTable: dynamodb.ITable;
-  idempotencyTable: dynamodb.ITable;
   bucket: s3.IBucket;
   bus: events.IEventBus;
+  secrets: Readonly<Record<SecretName, secretsmanager.ISecret>>;
   /** Defaults to `statemachines/`; tests point it at generated fixtures. */
   statemachinesDir?: string;
   /** Defaults to `functions/tasks/`. */
   tasksDir?: string;
 }
 
+/** Smallest state timeout per task across all ASL files (a task may serve several machines). */
+function smallestTaskTimeouts(files: readonly AslFile[]): Record<string, number> {
+  const merged: Record<string, number> = {};
+  for (const file of files) {
+    for (const [task, seconds] of Object.entries(file.taskTimeouts)) {
+      merged[task] = Math.min(merged[task] ?? Number.POSITIVE_INFINITY, seconds);
+    }
+  }
+  return merged;
+}
+
 export class Workflows extends Construct {
   readonly stateMachines: Record<string, sfn.StateMachine> = {};
   readonly taskFunctions: Record<string, PluginopsFunction> = {};
+  /** Names of the state machines this stage has (one per ASL file), known before any is built. */
+  readonly machineNames: ReadonlySet<string>;
+  private readonly taskTimeouts: Record<string, number>;
 
   constructor(scope: Construct, id: string, props: WorkflowsProps) {
     super(scope, id);
@@ -93,6 +319,8 @@ export class Workflows extends Construct {
     const files = findAslFiles(props.statemachinesDir ?? DEFAULT_STATEMACHINES_DIR);
     const tasksDir = props.tasksDir ?? DEFAULT_TASKS_DIR;
     const known = new Set(files.map((file) => file.name));
+    this.machineNames = known;
+    this.taskTimeouts = smallestTaskTimeouts(files);
 
     for (const file of files) {
       const substitutions: Record<string, string> = {};
@@ -115,7 +343,7 @@ export class Workflows extends Construct {
         removalPolicy: removalPolicyOf(stage),
       });
       const machine = new sfn.StateMachine(this, `${file.name}-state-machine`, {
-        stateMachineName: `${stage.resourcePrefix}-${file.name}`,
+        stateMachineName: stateMachineName(stage, file.name),
         definitionBody: sfn.DefinitionBody.fromFile(file.path),
         definitionSubstitutions: substitutions,
         stateMachineType: sfn.StateMachineType.STANDARD,
@@ -135,7 +363,6 @@ export class Workflows extends Construct {
     known: Set<string>,
     role: iam.Role,
   ): string {
-    const stack = Stack.of(this);
     const functionMatch = FUNCTION_PLACEHOLDER.exec(placeholder);
     if (functionMatch?.[1] !== undefined) {
       const task = this.taskFunction(pascalToKebab(functionMatch[1]), file, props);
@@ -149,30 +376,14 @@ export class Workflows extends Construct {
         throw new Error(`${file.path}: \${${placeholder}} names ${target}.asl.json, which does not exist.`);
       }
       // Built from the name, not a token, so state machines may start each other without a cycle.
-      const name = `${props.stage.resourcePrefix}-${target}`;
-      const machineArn = stack.formatArn({
-        service: 'states',
-        resource: 'stateMachine',
-        resourceName: name,
-        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-      });
+      const machineArn = stateMachineArnOf(this, props.stage, target);
       role.addToPolicy(
         new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [machineArn] }),
       );
       role.addToPolicy(
         new iam.PolicyStatement({
           actions: ['states:DescribeExecution', 'states:StopExecution'],
-          resources: [
-            Arn.format(
-              {
-                service: 'states',
-                resource: 'execution',
-                resourceName: `${name}:*`,
-                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-              },
-              stack,
-            ),
-          ],
+          resources: [executionArnsOf(this, props.stage, target)],
         }),
       );
       return machineArn;
@@ -208,21 +419,30 @@ export class Workflows extends Construct {
     if (!existsSync(entryFile)) {
       throw new Error(`${file.path} needs a task function, but ${entryFile} does not exist.`);
     }
+    const access = TASK_ACCESS[task] ?? DEFAULT_TASK_ACCESS;
+    const secrets = secretsFor(access.secrets, props.secrets);
     const fn = new PluginopsFunction(this, `task-${task}`, {
       stage: props.stage,
-      entry: { id: `task-${task}`, entryFile },
+      entry: taskEntry(task, entryFile, access.secrets.length > 0),
       description: `pluginops workflow task "${task}"`,
-      environment: { ...props.environment, PLUGINOPS_EVENT_BUS: props.bus.eventBusName },
-      timeout: Duration.minutes(5),
+      environment: {
+        ...props.environment,
+        PLUGINOPS_EVENT_BUS: props.bus.eventBusName,
+        ...(access.probesRuntime ? { PLUGINOPS_RUNTIME_URL: props.stage.runtimeUrl } : {}),
+      },
+      secrets,
+      timeout: taskLambdaTimeout(this.taskTimeouts[task]),
       memorySize: 1024,
     });
-    // Baseline for workflow tasks until each task's needs are pinned down with its handler:
-    // catalog and installation state, idempotent retries, config snapshots, domain events.
-    grantTable(fn.role, props.mainTable, props.key, 'read-write');
-    grantTable(fn.role, props.idempotencyTable, props.key, 'read-write');
-    grantObjects(fn.role, props.bucket, props.key, BUCKET_PREFIXES.packages, 'read');
-    grantObjects(fn.role, props.bucket, props.key, BUCKET_PREFIXES.backups, 'read-write');
-    props.bus.grantPutEventsTo(fn.role);
+    grantTable(fn.role, props.mainTable, props.key, access.table);
+    for (const { prefix, access: objectAccess } of access.objects) {
+      grantObjects(fn.role, props.bucket, props.key, prefix, objectAccess);
+    }
+    if (access.checksObjects) grantExistenceChecks(fn.role, props.bucket);
+    if (access.putEvents) props.bus.grantPutEventsTo(fn.role);
+    for (const machine of access.startsMachines) {
+      if (this.machineNames.has(machine)) grantStartExecution(fn, props.stage, machine);
+    }
     this.taskFunctions[task] = fn;
     return fn;
   }

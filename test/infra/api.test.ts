@@ -96,6 +96,7 @@ describe('API functions', () => {
         dev.template.toJSON().Resources[logicalId(fn.function)].Properties.Environment.Variables;
       expect(variables).not.toHaveProperty('PLUGINOPS_CURSOR_SECRET');
       expect(variables).not.toHaveProperty('PLUGINOPS_GITHUB_TOKEN');
+      expect(variables).not.toHaveProperty('PLUGINOPS_CONFIG_KEY');
     }
     const readVariables =
       dev.template.toJSON().Resources[logicalId(groupFunction('catalog-read').function)].Properties
@@ -152,6 +153,16 @@ describe('least privilege', () => {
     expect(actionsOf(statements)).not.toContain('s3:DeleteObject');
   });
 
+  it('lets the publishing functions tell a missing object from a forbidden one (ListBucket)', () => {
+    const bucket = JSON.stringify({ 'Fn::GetAtt': [logicalId(dev.stack.storage.bucket), 'Arn'] });
+    for (const fn of [groupFunction('catalog-write'), dev.stack.events.dropFunction]) {
+      expect(resourcesFor(statementsOf(fn), 's3:ListBucket')).toEqual([bucket]);
+    }
+    for (const group of ['public', 'admin', 'catalog-read', 'deploy'] as const) {
+      expect(actionsOf(statementsOf(groupFunction(group))), group).not.toContain('s3:ListBucket');
+    }
+  });
+
   it('lets the drop function read drop/ and write only drop-results/ and packages/', () => {
     const statements = statementsOf(dev.stack.events.dropFunction);
     const reads = resourcesFor(statements, 's3:GetObject').join(' ');
@@ -171,6 +182,12 @@ describe('least privilege', () => {
 });
 
 describe('without ASL files', () => {
+  it('lets no function start a state machine that does not exist', () => {
+    for (const fn of [...Object.values(dev.stack.api.functions), dev.stack.events.dropFunction]) {
+      expect(actionsOf(statementsOf(fn))).not.toContain('states:StartExecution');
+    }
+  });
+
   it('creates no state machine and no sweep schedule', () => {
     expect(dev.stack.schedule).toBeUndefined();
     expect(dev.stack.workflows.stateMachines).toEqual({});

@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { ROUTES, routeKey } from '#api/routes.ts';
-import { apiGroupEntry, ROUTE_GROUPS, routeGroupEntrySource } from '../../infra/lambda/entries.ts';
+import {
+  apiGroupEntry,
+  ROUTE_GROUPS,
+  routeGroupEntrySource,
+  taskEntry,
+  taskEntrySource,
+} from '../../infra/lambda/entries.ts';
 import {
   loadRuntimeSecrets,
   SECRET_ARNS_VARIABLE,
@@ -55,6 +61,27 @@ describe('generated route-group entries', () => {
     const missing = await handler(event('GET /v1/nothing'), {} as Context);
     expect(missing.statusCode).toBe(404);
     expect(missing.headers?.['content-type']).toBe('application/problem+json');
+  });
+});
+
+describe('task entries', () => {
+  it('use the task file itself when the task reads no secrets', () => {
+    expect(taskEntry('apply', '/project/functions/tasks/apply.ts', false)).toEqual({
+      id: 'task-apply',
+      entryFile: '/project/functions/tasks/apply.ts',
+    });
+  });
+
+  it('load the runtime secrets before importing the task module when it reads secrets', () => {
+    const source = taskEntrySource('apply', '/project/functions/tasks/apply.ts', '/project');
+    const loaded = source.indexOf('await runtimeSecretsReady()');
+    expect(source).toContain('from "/project/infra/runtime/load-secrets.ts"');
+    expect(loaded).toBeGreaterThan(0);
+    expect(source.indexOf('import("/project/functions/tasks/apply.ts")')).toBeGreaterThan(loaded);
+    expect(source).not.toMatch(/^import .*functions\/tasks/m);
+    const entry = taskEntry('apply', '/project/functions/tasks/apply.ts', true);
+    expect(entry.id).toBe('task-apply');
+    expect(entry.entryFile).toContain('/node_modules/.cache/pluginops/lambda-entries/');
   });
 });
 

@@ -1,6 +1,11 @@
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { resolveStageConfig, STAGE_NAMES, type StageName } from '../../infra/stages.ts';
+import {
+  placeholderRuntimeUrl,
+  resolveStageConfig,
+  STAGE_NAMES,
+  type StageName,
+} from '../../infra/stages.ts';
 import { type SynthesizedStage, synthStages } from './synth.ts';
 
 let stages: Record<StageName, SynthesizedStage>;
@@ -118,6 +123,17 @@ describe('stage config', () => {
       account: undefined,
       region: undefined,
     });
+  });
+
+  it('takes the plugin host URL from pluginops:<stage>:runtimeUrl, else a placeholder that never resolves', () => {
+    const context: Record<string, string> = { 'pluginops:prod:runtimeUrl': 'https://plugins.example.com/' };
+    expect(resolveStageConfig('prod', (key) => context[key]).runtimeUrl).toBe('https://plugins.example.com');
+    expect(resolveStageConfig('dev', (key) => context[key]).runtimeUrl).toBe(placeholderRuntimeUrl('dev'));
+    expect(new URL(placeholderRuntimeUrl('dev')).hostname).toMatch(/\.invalid$/);
+    expect(() => resolveStageConfig('dev', () => 'ftp://plugins')).toThrow(/pluginops:dev:runtimeUrl/);
+    expect(() =>
+      resolveStageConfig('dev', (key) => (key.endsWith('runtimeUrl') ? 'not a url' : undefined)),
+    ).toThrow(/http\(s\) URL/);
   });
 
   it('retains data only in prod', () => {

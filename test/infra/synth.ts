@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { CfnRole } from 'aws-cdk-lib/aws-iam';
+import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
 import { buildApp } from '../../infra/app.ts';
 import { PROJECT_ROOT } from '../../infra/lambda/bundling.ts';
 import type { PluginopsStack, PluginopsStackProps } from '../../infra/pluginops-stack.ts';
@@ -18,14 +19,28 @@ export interface SynthesizedStage {
   template: Template;
 }
 
+export interface SynthOptions {
+  /**
+   * Bundle the Lambda code with esbuild (default). Files that assert only on the template (IAM,
+   * environment, definitions) may skip it: CDK's `aws:cdk:bundling-stacks` context set to no
+   * stack leaves placeholder assets, which saves one esbuild run per function.
+   */
+  bundle?: boolean;
+}
+
 export function synthStages(
   stages: readonly StageName[],
   stackProps: Omit<PluginopsStackProps, 'stage'> = {},
+  options: SynthOptions = {},
 ): Record<StageName, SynthesizedStage> {
   // An empty ASL folder unless the test brings fixtures: tests must not depend on statemachines/.
   const empty = mkdtempSync(join(tmpdir(), 'pluginops-no-asl-'));
   // ASL files are read while the stacks are constructed, so the folder can go right after.
-  const { stacks } = buildApp({ stages, stackProps: { statemachinesDir: empty, ...stackProps } });
+  const { stacks } = buildApp({
+    stages,
+    stackProps: { statemachinesDir: empty, ...stackProps },
+    ...(options.bundle === false ? { appProps: { context: { [BUNDLING_STACKS]: [] } } } : {}),
+  });
   rmSync(empty, { recursive: true, force: true });
   return Object.fromEntries(
     stacks.map((stack) => [stack.stage.name, { stack, template: Template.fromStack(stack) }]),

@@ -8,7 +8,14 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pascalToKebab, placeholdersOf, Workflows } from '../../infra/constructs/workflows.ts';
+import { RuntimeSecrets } from '../../infra/constructs/secrets.ts';
+import {
+  pascalToKebab,
+  placeholdersOf,
+  taskLambdaTimeout,
+  taskTimeoutsOf,
+  Workflows,
+} from '../../infra/constructs/workflows.ts';
 import { resolveStageConfig } from '../../infra/stages.ts';
 import { fixtureDir, type SynthesizedStage, synthStages, writeJson } from './synth.ts';
 
@@ -174,6 +181,42 @@ describe('substitution convention', () => {
     expect(pascalToKebab('ResolvePlan')).toBe('resolve-plan');
   });
 
+  it('finds the smallest state timeout per task, nested states included, waitForTaskToken excluded', () => {
+    const asl = {
+      StartAt: 'A',
+      States: {
+        A: { Type: 'Task', Resource: placeholder('ApplyFunctionArn'), TimeoutSeconds: 120, Next: 'B' },
+        B: {
+          Type: 'Map',
+          ItemProcessor: {
+            States: {
+              C: { Type: 'Task', Resource: placeholder('ApplyFunctionArn'), TimeoutSeconds: 60, End: true },
+            },
+          },
+          Next: 'D',
+        },
+        D: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::lambda:invoke',
+          Parameters: { FunctionName: placeholder('ProbeFunctionArn') },
+          TimeoutSeconds: 30,
+          Next: 'E',
+        },
+        E: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+          Parameters: { FunctionName: placeholder('AwaitApprovalFunctionArn') },
+          TimeoutSecondsPath: '$.timeout',
+          End: true,
+        },
+      },
+    };
+    expect(taskTimeoutsOf(JSON.stringify(asl))).toEqual({ apply: 60, probe: 30 });
+    expect(taskLambdaTimeout(60).toSeconds()).toBe(55);
+    expect(taskLambdaTimeout(undefined).toMinutes()).toBe(5);
+    expect(() => taskLambdaTimeout(12)).toThrow(/raise TimeoutSeconds/);
+  });
+
   it('finds every placeholder once', () => {
     expect(placeholdersOf(JSON.stringify(SWEEP_ASL))).toEqual(['DeployStateMachineArn', 'EventBusName']);
   });
@@ -199,18 +242,18 @@ describe('substitution convention', () => {
 
 function bareWorkflows(statemachinesDir: string): Workflows {
   const stack = new Stack(new App(), 'bare');
+  const stage = resolveStageConfig('dev');
+  const key = new kms.Key(stack, 'Key');
   return new Workflows(stack, 'Workflows', {
-    stage: resolveStageConfig('dev'),
+    stage,
     environment: {},
-    key: new kms.Key(stack, 'Key'),
+    key,
     mainTable: new dynamodb.Table(stack, 'Table', {
       partitionKey: { name: 'PK', type: dynamodb.AttributeType.STRING },
     }),
-    idempotencyTable: new dynamodb.Table(stack, 'Idem', {
-      partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
-    }),
     bucket: new s3.Bucket(stack, 'Bucket'),
     bus: new events.EventBus(stack, 'Bus'),
+    secrets: new RuntimeSecrets(stack, 'Secrets', { stage, key }).byName,
     statemachinesDir,
     tasksDir: statemachinesDir,
   });
