@@ -5,7 +5,7 @@
  */
 
 import { type FieldError, InvalidManifestError, InvalidPackageError } from '#core/errors.ts';
-import { type Manifest, parseManifest } from '#core/manifest.ts';
+import { type Manifest, PLUGIN_KINDS, parseManifest } from '#core/manifest.ts';
 import { formatUniqueIdentifier, pluginIdOf } from '#core/unique-identifier.ts';
 import { type ArchiveContents, MANIFEST_FILE, readArchive } from './archive.ts';
 import type { ByteSource } from './byte-source.ts';
@@ -133,15 +133,6 @@ function decodeManifest(content: Buffer | undefined): string {
   }
 }
 
-const PLUGIN_FILE_KINDS = [
-  'tools',
-  'models',
-  'endpoints',
-  'agent_strategies',
-  'datasources',
-  'triggers',
-] as const;
-
 /**
  * The icon (and dark icon) must exist under `_assets/` — Dify resolves `icon: icon.svg` to
  * `_assets/icon.svg` — and every declaration file listed under `plugins.*` must exist at the exact
@@ -159,7 +150,7 @@ function checkReferencedFiles(manifest: Manifest, names: ReadonlySet<string>): v
       errors.push({ path, message: `_assets/${icon} does not exist in the package` });
     }
   }
-  for (const kind of PLUGIN_FILE_KINDS) {
+  for (const kind of PLUGIN_KINDS) {
     (manifest.plugins[kind] ?? []).forEach((file, index) => {
       if (!names.has(file))
         errors.push({ path: `plugins.${kind}.${index}`, message: `${file} does not exist in the package` });
