@@ -14,6 +14,7 @@ import {
   updateDeployment,
 } from '#adapters/dynamo/deployments.ts';
 import { findInstallation, LeaseHeldError, releaseLease, takeLease } from '#adapters/dynamo/installations.ts';
+import { publishEvent } from '#adapters/events.ts';
 import { workflowEngine } from '#adapters/workflow.ts';
 import { configDigest, type PluginConfig, sealConfig } from '#core/deploy/config-seal.ts';
 import type { Deployment, DeploymentOperation } from '#core/deploy/model.ts';
@@ -142,13 +143,25 @@ export async function startDeployment(
     return deployment;
   } catch (error) {
     // The workflow never started: nothing will release the reservation but us.
-    await updateDeployment(
+    const problem = toProblem(error);
+    const failed = await updateDeployment(
       tenantId,
       deploymentId,
-      { status: 'failed', error: toProblem(error) },
+      { status: 'failed', error: problem },
       new Date(),
       ['pending'],
-    ).catch(() => undefined);
+    ).catch(() => false);
+    // A stored deployment that ends failed is announced like any other (no silent failures).
+    if (failed) {
+      await publishEvent('Deployment Failed', {
+        tenant_id: tenantId,
+        deployment_id: deploymentId,
+        operation: request.operation,
+        plugin_id: pluginId,
+        status: 'failed',
+        error: problem.detail,
+      }).catch(() => undefined);
+    }
     await releaseLease(tenantId, pluginId, deploymentId).catch(() => undefined);
     throw error;
   }
