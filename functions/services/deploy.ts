@@ -185,12 +185,14 @@ async function pendingToken(tenantId: string, deploymentId: string): Promise<str
 }
 
 /**
- * Approves a deployment waiting for approval. The decision is claimed with a conditional status
- * change first, so two admins deciding at once get one success and one 409.
+ * Settles a deployment waiting for approval. The decision is claimed with a conditional status
+ * change first, so two admins deciding at once get one success and one 409; only then is the
+ * waiting workflow told (success resumes it, failure ends it as rejected).
  */
-export async function approveDeployment(
+async function decideDeployment(
   tenantId: string,
   deploymentId: string,
+  verdict: 'approved' | 'rejected',
   decision: Decision,
   now: Date,
 ): Promise<Deployment> {
@@ -199,43 +201,39 @@ export async function approveDeployment(
     tenantId,
     deploymentId,
     {
-      status: 'running',
-      approval: { decision: 'approved', by: decision.by, at: now.toISOString(), ...withComment(decision) },
+      status: verdict === 'approved' ? 'running' : 'rejected',
+      approval: { decision: verdict, by: decision.by, at: now.toISOString(), ...withComment(decision) },
       remove: ['task_token'],
     },
     now,
     ['awaiting_approval'],
   );
-  await recordStep(tenantId, deploymentId, 'AwaitApproval', { status: 'succeeded' }, now);
-  await workflowEngine().sendTaskSuccess(token, { decision: 'approved', by: decision.by });
+  const approved = verdict === 'approved';
+  await recordStep(
+    tenantId,
+    deploymentId,
+    'AwaitApproval',
+    { status: approved ? 'succeeded' : 'failed' },
+    now,
+  );
+  if (approved) {
+    await workflowEngine().sendTaskSuccess(token, { decision: 'approved', by: decision.by });
+  } else {
+    await workflowEngine().sendTaskFailure(
+      token,
+      'DeploymentRejected',
+      decision.comment ?? `Rejected by ${decision.by}.`,
+    );
+  }
   return getDeployment(tenantId, deploymentId);
 }
 
-export async function rejectDeployment(
-  tenantId: string,
-  deploymentId: string,
-  decision: Decision,
-  now: Date,
-): Promise<Deployment> {
-  const token = await pendingToken(tenantId, deploymentId);
-  await transitionDeployment(
-    tenantId,
-    deploymentId,
-    {
-      status: 'rejected',
-      approval: { decision: 'rejected', by: decision.by, at: now.toISOString(), ...withComment(decision) },
-      remove: ['task_token'],
-    },
-    now,
-    ['awaiting_approval'],
-  );
-  await recordStep(tenantId, deploymentId, 'AwaitApproval', { status: 'failed' }, now);
-  await workflowEngine().sendTaskFailure(
-    token,
-    'DeploymentRejected',
-    decision.comment ?? `Rejected by ${decision.by}.`,
-  );
-  return getDeployment(tenantId, deploymentId);
+export function approveDeployment(tenantId: string, deploymentId: string, decision: Decision, now: Date) {
+  return decideDeployment(tenantId, deploymentId, 'approved', decision, now);
+}
+
+export function rejectDeployment(tenantId: string, deploymentId: string, decision: Decision, now: Date) {
+  return decideDeployment(tenantId, deploymentId, 'rejected', decision, now);
 }
 
 function withComment(decision: Decision): { comment?: string } {

@@ -12,7 +12,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { documentClientInstance, mainTableName } from '#adapters/dynamo/client.ts';
-import { isConditionalFailure } from '#adapters/dynamo/conditions.ts';
+import { isConditionalFailure, putIfAbsent } from '#adapters/dynamo/conditions.ts';
 import { decodeCursor, encodeCursor } from '#adapters/dynamo/cursor.ts';
 import { keys } from '#adapters/dynamo/keys.ts';
 import type { Page } from '#adapters/dynamo/signers.ts';
@@ -201,25 +201,13 @@ export async function claimUpgradeAlert(
   uniqueIdentifier: string,
   now: Date,
 ): Promise<boolean> {
-  try {
-    await documentClientInstance().send(
-      new PutCommand({
-        TableName: mainTableName(),
-        Item: {
-          ...keys.upgradeAlert(tenantId, uniqueIdentifier),
-          type: 'upgrade_alert',
-          tenant_id: tenantId,
-          unique_identifier: uniqueIdentifier,
-          alerted_at: now.toISOString(),
-        },
-        ConditionExpression: 'attribute_not_exists(PK)',
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionalFailure(error)) return false;
-    throw error;
-  }
+  return putIfAbsent({
+    ...keys.upgradeAlert(tenantId, uniqueIdentifier),
+    type: 'upgrade_alert',
+    tenant_id: tenantId,
+    unique_identifier: uniqueIdentifier,
+    alerted_at: now.toISOString(),
+  });
 }
 
 /** The sweep's own record: what one run over one window did. */

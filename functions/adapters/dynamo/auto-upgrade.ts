@@ -18,7 +18,7 @@ import type { UpgradeRunSummary } from '#core/auto-upgrade/run-summary.ts';
 import { type SlotPlacement, slotKeysFor } from '#core/auto-upgrade/schedule.ts';
 import { type AutoUpgradeSettings, defaultAutoUpgradeSettings } from '#core/auto-upgrade/settings.ts';
 import { documentClientInstance, mainTableName } from './client.ts';
-import { isConditionalFailure } from './conditions.ts';
+import { isConditionalFailure, putIfAbsent } from './conditions.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { keys } from './keys.ts';
 import type { Page } from './signers.ts';
@@ -129,34 +129,22 @@ export async function putAutoUpgradeSettings(
 export async function ensureDefaultAutoUpgradeSettings(tenantId: string, now: Date): Promise<boolean> {
   const settings = defaultAutoUpgradeSettings(tenantId);
   const placement = slotKeysFor(settings, now);
-  try {
-    await documentClientInstance().send(
-      new PutCommand({
-        TableName: mainTableName(),
-        Item: {
-          ...keys.autoUpgrade(tenantId),
-          ...(placement === undefined
-            ? {}
-            : {
-                ...keys.autoUpgradeSlotIndex(placement.slot, tenantId),
-                next_run_at: placement.next_run_at.toISOString(),
-                slot: placement.slot,
-              }),
-          type: 'auto_upgrade',
-          tenant_id: tenantId,
-          settings,
-          is_default: true,
-          revision: 1,
-          updated_at: now.toISOString(),
-        },
-        ConditionExpression: 'attribute_not_exists(PK)',
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionalFailure(error)) return false;
-    throw error;
-  }
+  return putIfAbsent({
+    ...keys.autoUpgrade(tenantId),
+    ...(placement === undefined
+      ? {}
+      : {
+          ...keys.autoUpgradeSlotIndex(placement.slot, tenantId),
+          next_run_at: placement.next_run_at.toISOString(),
+          slot: placement.slot,
+        }),
+    type: 'auto_upgrade',
+    tenant_id: tenantId,
+    settings,
+    is_default: true,
+    revision: 1,
+    updated_at: now.toISOString(),
+  });
 }
 
 /** A tenant found in a slot partition, as the sweep needs it. */

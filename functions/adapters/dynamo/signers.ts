@@ -2,7 +2,7 @@
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError } from '#core/errors.ts';
 import { documentClientInstance, mainTableName } from './client.ts';
-import { isConditionalFailure } from './conditions.ts';
+import { putIfAbsent } from './conditions.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { keys } from './keys.ts';
 
@@ -19,19 +19,9 @@ export interface Page<T> {
 }
 
 export async function createSigner(signer: Signer): Promise<Signer> {
-  try {
-    await documentClientInstance().send(
-      new PutCommand({
-        TableName: mainTableName(),
-        Item: { ...keys.signer(signer.key_id), type: 'signer', ...signer },
-        ConditionExpression: 'attribute_not_exists(PK)',
-      }),
-    );
-    return signer;
-  } catch (error) {
-    if (isConditionalFailure(error)) throw new ConflictError(`Signer "${signer.key_id}" already exists.`);
-    throw error;
-  }
+  const created = await putIfAbsent({ ...keys.signer(signer.key_id), type: 'signer', ...signer });
+  if (!created) throw new ConflictError(`Signer "${signer.key_id}" already exists.`);
+  return signer;
 }
 
 function toSigner(item: Record<string, unknown>): Signer {

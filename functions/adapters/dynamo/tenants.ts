@@ -3,7 +3,7 @@ import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '#core/errors.ts';
 import type { TenantPolicy } from '#core/policy.ts';
 import { documentClientInstance, mainTableName } from './client.ts';
-import { isConditionalFailure } from './conditions.ts';
+import { putIfAbsent } from './conditions.ts';
 import { keys } from './keys.ts';
 
 export interface Tenant {
@@ -13,25 +13,15 @@ export interface Tenant {
 }
 
 export async function createTenant(tenant: Tenant): Promise<Tenant> {
-  try {
-    await documentClientInstance().send(
-      new PutCommand({
-        TableName: mainTableName(),
-        Item: {
-          ...keys.tenant(tenant.tenant_id),
-          ...keys.tenantIndex(tenant.tenant_id),
-          type: 'tenant',
-          ...tenant,
-        },
-        // A tenant id is claimed once; a second create must not overwrite the first.
-        ConditionExpression: 'attribute_not_exists(PK)',
-      }),
-    );
-    return tenant;
-  } catch (error) {
-    if (isConditionalFailure(error)) throw new ConflictError(`Tenant "${tenant.tenant_id}" already exists.`);
-    throw error;
-  }
+  // A tenant id is claimed once; a second create must not overwrite the first.
+  const created = await putIfAbsent({
+    ...keys.tenant(tenant.tenant_id),
+    ...keys.tenantIndex(tenant.tenant_id),
+    type: 'tenant',
+    ...tenant,
+  });
+  if (!created) throw new ConflictError(`Tenant "${tenant.tenant_id}" already exists.`);
+  return tenant;
 }
 
 export async function findTenant(tenantId: string): Promise<Tenant | undefined> {
