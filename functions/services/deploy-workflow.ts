@@ -34,7 +34,7 @@ import { effectivePolicy } from '#core/policy.ts';
 import { logger } from '#shared/logger.ts';
 import { assertNoDependents } from './dependencies.ts';
 import { isDependencyStep, requirePackage, resolveDeploymentPlan } from './deploy-plan.ts';
-import { type DeployState, ProbeFailedError } from './deploy-task.ts';
+import { type DeployState, ProbeFailedError, TransientError } from './deploy-task.ts';
 import { currentKeyring, packageChecks, resultingPackages, tenantPolicy } from './deploy-verify.ts';
 import { stagePolicyDefaults } from './stage.ts';
 
@@ -422,25 +422,44 @@ function operationOf(deployment: Deployment, step: PlanStep): Deployment['operat
 
 /**
  * Writes the tenant's runtime desired state from its installation records (the truth). The
- * generation is derived from the revisions, so a retry writes the same document.
+ * generation is derived from the revisions (it only grows), so a retry writes the same document.
+ *
+ * Leases are per plugin but the document is per tenant, so two deployments of different plugins
+ * may sync at once. Two rules keep the last document the newest: never replace a document with a
+ * higher generation, and after writing re-read the installations — if another deployment committed
+ * meanwhile, sync again (its own sync may have read the document before ours landed).
  */
 export async function syncDesiredState(tenantId: string, now: Date): Promise<void> {
-  const installed = await listInstalledPlugins(tenantId);
-  const plugins = installed
-    .filter((item) => item.status === 'installed' && item.unique_identifier !== null)
-    .map((item) => ({
-      plugin_id: item.plugin_id,
-      unique_identifier: item.unique_identifier as string,
-      package_key: item.package_key as string,
-      sha256: item.sha256 as string,
-    }));
-  await runtimeHost().writeDesiredState({
-    tenant_id: tenantId,
-    generation: desiredStateGeneration(installed.map((item) => item.revision)),
-    updated_at: now.toISOString(),
-    plugins,
-  });
+  for (let attempt = 0; attempt < MAX_SYNC_ATTEMPTS; attempt += 1) {
+    const installed = await listInstalledPlugins(tenantId);
+    const generation = desiredStateGeneration(installed.map((item) => item.revision));
+    // An unreadable (corrupt) document is simply replaced.
+    const current = await runtimeHost()
+      .readDesiredState(tenantId)
+      .catch(() => undefined);
+    if (current !== undefined && current.generation > generation) return;
+    const plugins = installed
+      .filter((item) => item.status === 'installed' && item.unique_identifier !== null)
+      .map((item) => ({
+        plugin_id: item.plugin_id,
+        unique_identifier: item.unique_identifier as string,
+        package_key: item.package_key as string,
+        sha256: item.sha256 as string,
+      }));
+    await runtimeHost().writeDesiredState({
+      tenant_id: tenantId,
+      generation,
+      updated_at: now.toISOString(),
+      plugins,
+    });
+    const after = await listInstalledPlugins(tenantId);
+    if (desiredStateGeneration(after.map((item) => item.revision)) === generation) return;
+  }
+  throw new TransientError(`The desired state of ${tenantId} kept changing while it was written; retrying.`);
 }
+
+/** Bound on re-syncs under concurrent commits; the task's own Retry takes over after that. */
+const MAX_SYNC_ATTEMPTS = 5;
 
 // ── Probe ───────────────────────────────────────────────────────────────────────────────────────
 

@@ -705,6 +705,32 @@ describe('one deployment per plugin at a time', () => {
     expect(all.body.items).toHaveLength(1);
     expect(await revisions(tenant, `${AUTHOR}/${name}`)).toHaveLength(1);
   });
+
+  it('deploys of different plugins on one tenant at once all end up in the desired state', async () => {
+    const tenant = await newTenant();
+    const names = Array.from({ length: 6 }, () => newPluginName());
+    const packages = await Promise.all(names.map((name) => publish(name, '1.0.0')));
+    const responses = await Promise.all(
+      packages.map((pkg) =>
+        deploy(tenant, { operation: 'install', unique_identifier: pkg.unique_identifier }),
+      ),
+    );
+    for (const response of responses) expect(response.status, response.text).toBe(202);
+    const done = await Promise.all(
+      responses.map((response) => finished(tenant, response.body.deployment_id)),
+    );
+    expect(done.map((deployment) => deployment.status)).toEqual(names.map(() => 'succeeded'));
+    const desired = await runtimeHost().readDesiredState(tenant.id);
+    expect(desired?.plugins.map((plugin) => plugin.unique_identifier).sort()).toEqual(
+      packages.map((pkg) => pkg.unique_identifier).sort(),
+    );
+    for (const pkg of packages) {
+      const pluginId = pkg.unique_identifier.split(':')[0] as string;
+      expect(await runtimeHost().probe(tenant.id, pluginId, pkg.unique_identifier)).toMatchObject({
+        ok: true,
+      });
+    }
+  });
 });
 
 // ── crash consistency ───────────────────────────────────────────────────────────────────────────
