@@ -74,6 +74,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
   });
 
+  // Malformed requests never reach a handler; answer them as problems too (Node's default is a
+  // bare status line). Oversized headers are 431, like API Gateway's own limit.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return;
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const problem = tooLarge
+      ? new ProblemError('headers-too-large', 'The request headers are too large.')
+      : new ProblemError('validation-failed', 'The request is not valid HTTP.');
+    const body = JSON.stringify(problem.toProblem());
+    socket.end(
+      `HTTP/1.1 ${problem.status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+        `content-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
+
   async function handleRequest(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';

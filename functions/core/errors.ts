@@ -10,6 +10,7 @@ export const PROBLEM_CATALOG = {
   forbidden: { status: 403, title: 'Forbidden' },
   'not-found': { status: 404, title: 'Not found' },
   'method-not-allowed': { status: 405, title: 'Method not allowed' },
+  'headers-too-large': { status: 431, title: 'Request headers too large' },
   'validation-failed': { status: 400, title: 'Validation failed' },
   'invalid-package': { status: 422, title: 'Invalid package' },
   'invalid-manifest': { status: 422, title: 'Invalid manifest' },

@@ -143,6 +143,19 @@ describe('local gateway', () => {
     expect(seen).toHaveLength(0);
   });
 
+  it('answers oversized headers with a 431 problem instead of a bare status line', async () => {
+    const response = await fetch(`${gateway.url}/v1/health`, {
+      headers: { 'x-filler': 'a'.repeat(20 * 1024) },
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(response.status).toBe(431);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(await response.json()).toMatchObject({
+      type: 'urn:pluginops:problem:headers-too-large',
+      status: 431,
+    });
+  });
+
   it('lets an in-flight request finish when closing', async () => {
     const second = await startGateway({
       routes: ROUTES,
