@@ -8,13 +8,12 @@ import {
   type BatchGetCommandOutput,
   GetCommand,
   PutCommand,
-  QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { documentClientInstance, mainTableName } from '#adapters/dynamo/client.ts';
 import { isConditionalFailure, putIfAbsent } from '#adapters/dynamo/conditions.ts';
-import { decodeCursor, encodeCursor } from '#adapters/dynamo/cursor.ts';
 import { keys } from '#adapters/dynamo/keys.ts';
+import { queryPrefixPage } from '#adapters/dynamo/query-page.ts';
 import type { Page } from '#adapters/dynamo/signers.ts';
 import { ConflictError, NotFoundError } from '#core/errors.ts';
 
@@ -251,20 +250,12 @@ export async function putSweepRun(summary: SweepSummary): Promise<void> {
 }
 
 export async function listSweepRuns(limit: number, cursor: string | undefined): Promise<Page<SweepSummary>> {
-  const partition = keys.sweepRunsPartition();
-  const scope = 'sweep-runs';
-  const result = await documentClientInstance().send(
-    new QueryCommand({
-      TableName: mainTableName(),
-      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-      ExpressionAttributeValues: { ':pk': partition.PK, ':prefix': partition.skPrefix },
-      ScanIndexForward: false,
-      Limit: limit,
-      ExclusiveStartKey: decodeCursor(cursor, scope),
-    }),
-  );
-  return {
-    items: (result.Items ?? []).map((item) => item.summary as SweepSummary),
-    next_cursor: encodeCursor(result.LastEvaluatedKey, scope),
-  };
+  const page = await queryPrefixPage({
+    partition: keys.sweepRunsPartition(),
+    scope: 'sweep-runs',
+    limit,
+    cursor,
+    newestFirst: true,
+  });
+  return { items: page.items.map((item) => item.summary as SweepSummary), next_cursor: page.next_cursor };
 }

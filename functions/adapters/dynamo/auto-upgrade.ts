@@ -21,6 +21,7 @@ import { documentClientInstance, mainTableName } from './client.ts';
 import { isConditionalFailure, putIfAbsent } from './conditions.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { keys } from './keys.ts';
+import { queryPrefixPage } from './query-page.ts';
 import type { Page } from './signers.ts';
 
 /** Run summaries are kept this long (DynamoDB TTL), then expire on their own. */
@@ -240,21 +241,16 @@ export async function listUpgradeRuns(
   limit: number,
   cursor: string | undefined,
 ): Promise<Page<UpgradeRunSummary>> {
-  const partition = keys.upgradeRunsPartition(tenantId);
-  const scope = `upgrade-runs:${tenantId}`;
-  const result = await documentClientInstance().send(
-    new QueryCommand({
-      TableName: mainTableName(),
-      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-      ExpressionAttributeValues: { ':pk': partition.PK, ':prefix': partition.skPrefix },
-      ScanIndexForward: false,
-      Limit: limit,
-      ExclusiveStartKey: decodeCursor(cursor, scope),
-    }),
-  );
+  const page = await queryPrefixPage({
+    partition: keys.upgradeRunsPartition(tenantId),
+    scope: `upgrade-runs:${tenantId}`,
+    limit,
+    cursor,
+    newestFirst: true,
+  });
   return {
-    items: (result.Items ?? []).map((item) => item.summary as UpgradeRunSummary),
-    next_cursor: encodeCursor(result.LastEvaluatedKey, scope),
+    items: page.items.map((item) => item.summary as UpgradeRunSummary),
+    next_cursor: page.next_cursor,
   };
 }
 

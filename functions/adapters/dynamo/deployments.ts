@@ -18,6 +18,7 @@ import { documentClientInstance, mainTableName } from './client.ts';
 import { isConditionalFailure } from './conditions.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { keys } from './keys.ts';
+import { queryPrefixPage } from './query-page.ts';
 import type { Page } from './signers.ts';
 
 const HIDDEN = ['PK', 'SK', 'GSI2PK', 'GSI2SK', 'type', 'task_token', 'config_sealed'] as const;
@@ -103,31 +104,28 @@ export async function listDeployments(
   options: { status?: DeploymentStatus | undefined; limit: number; cursor?: string | undefined },
 ): Promise<Page<Deployment>> {
   const scope = `deployments:${tenantId}:${options.status ?? ''}`;
-  const command =
-    options.status === undefined
-      ? new QueryCommand({
-          TableName: mainTableName(),
-          KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-          ExpressionAttributeValues: {
-            ':pk': keys.deploymentsPartition(tenantId).PK,
-            ':prefix': keys.deploymentsPartition(tenantId).skPrefix,
-          },
-          ScanIndexForward: false,
-          Limit: options.limit,
-          ExclusiveStartKey: decodeCursor(options.cursor, scope),
-        })
-      : new QueryCommand({
-          TableName: mainTableName(),
-          IndexName: keys.deploymentsByStatusPartition(tenantId, options.status).index,
-          KeyConditionExpression: 'GSI2PK = :pk',
-          ExpressionAttributeValues: {
-            ':pk': keys.deploymentsByStatusPartition(tenantId, options.status).GSI2PK,
-          },
-          ScanIndexForward: false,
-          Limit: options.limit,
-          ExclusiveStartKey: decodeCursor(options.cursor, scope),
-        });
-  const result = await documentClientInstance().send(command);
+  if (options.status === undefined) {
+    const page = await queryPrefixPage({
+      partition: keys.deploymentsPartition(tenantId),
+      scope,
+      limit: options.limit,
+      cursor: options.cursor,
+      newestFirst: true,
+    });
+    return { items: page.items.map(toDeployment), next_cursor: page.next_cursor };
+  }
+  const byStatus = keys.deploymentsByStatusPartition(tenantId, options.status);
+  const result = await documentClientInstance().send(
+    new QueryCommand({
+      TableName: mainTableName(),
+      IndexName: byStatus.index,
+      KeyConditionExpression: 'GSI2PK = :pk',
+      ExpressionAttributeValues: { ':pk': byStatus.GSI2PK },
+      ScanIndexForward: false,
+      Limit: options.limit,
+      ExclusiveStartKey: decodeCursor(options.cursor, scope),
+    }),
+  );
   return {
     items: (result.Items ?? []).map(toDeployment),
     next_cursor: encodeCursor(result.LastEvaluatedKey, scope),

@@ -9,8 +9,8 @@ import type { Hold, Installation, Lease, Revision, RevisionOutcome } from '#core
 import { ConflictError } from '#core/errors.ts';
 import { documentClientInstance, mainTableName } from './client.ts';
 import { isConditionalFailure } from './conditions.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
 import { keys } from './keys.ts';
+import { queryPrefixPage } from './query-page.ts';
 import type { Page } from './signers.ts';
 
 /** An installation with what stays inside the service. */
@@ -62,27 +62,18 @@ export async function listInstallations(
   tenantId: string,
   options: { limit: number; cursor?: string | undefined },
 ): Promise<Page<StoredInstallation>> {
-  const scope = `installations:${tenantId}`;
-  const partition = keys.installationsPartition(tenantId);
-  const result = await documentClientInstance().send(
-    new QueryCommand({
-      TableName: mainTableName(),
-      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-      FilterExpression: '#status = :installed OR attribute_exists(#hold)',
-      ExpressionAttributeNames: { '#status': 'status', '#hold': 'hold' },
-      ExpressionAttributeValues: {
-        ':pk': partition.PK,
-        ':prefix': partition.skPrefix,
-        ':installed': 'installed',
-      },
-      Limit: options.limit,
-      ExclusiveStartKey: decodeCursor(options.cursor, scope),
-    }),
-  );
-  return {
-    items: (result.Items ?? []).map((item) => strip<StoredInstallation>(item)),
-    next_cursor: encodeCursor(result.LastEvaluatedKey, scope),
-  };
+  const page = await queryPrefixPage({
+    partition: keys.installationsPartition(tenantId),
+    scope: `installations:${tenantId}`,
+    limit: options.limit,
+    cursor: options.cursor,
+    filter: {
+      expression: '#status = :installed OR attribute_exists(#hold)',
+      names: { '#status': 'status', '#hold': 'hold' },
+      values: { ':installed': 'installed' },
+    },
+  });
+  return { items: page.items.map((item) => strip<StoredInstallation>(item)), next_cursor: page.next_cursor };
 }
 
 /** Every installed plugin of the tenant (the runtime desired state). */
@@ -304,22 +295,14 @@ export async function listRevisions(
   pluginId: string,
   options: { limit: number; cursor?: string | undefined },
 ): Promise<Page<StoredRevision>> {
-  const scope = `revisions:${tenantId}:${pluginId}`;
-  const partition = keys.revisionsPartition(tenantId, pluginId);
-  const result = await documentClientInstance().send(
-    new QueryCommand({
-      TableName: mainTableName(),
-      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-      ExpressionAttributeValues: { ':pk': partition.PK, ':prefix': partition.skPrefix },
-      ScanIndexForward: false,
-      Limit: options.limit,
-      ExclusiveStartKey: decodeCursor(options.cursor, scope),
-    }),
-  );
-  return {
-    items: (result.Items ?? []).map((item) => strip<StoredRevision>(item)),
-    next_cursor: encodeCursor(result.LastEvaluatedKey, scope),
-  };
+  const page = await queryPrefixPage({
+    partition: keys.revisionsPartition(tenantId, pluginId),
+    scope: `revisions:${tenantId}:${pluginId}`,
+    limit: options.limit,
+    cursor: options.cursor,
+    newestFirst: true,
+  });
+  return { items: page.items.map((item) => strip<StoredRevision>(item)), next_cursor: page.next_cursor };
 }
 
 /**

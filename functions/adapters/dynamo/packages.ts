@@ -16,6 +16,7 @@ import { documentClientInstance, mainTableName } from './client.ts';
 import { failedTransactionItem, isConditionalFailure } from './conditions.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { keys } from './keys.ts';
+import { queryPrefixPage } from './query-page.ts';
 import type { Page } from './signers.ts';
 
 const STRIP = ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'type'] as const;
@@ -192,20 +193,15 @@ export async function listPluginVersions(
   limit: number,
   cursor: string | undefined,
 ): Promise<Page<PackageRecord>> {
-  const partition = keys.pluginVersionsPartition(pluginId);
-  const scope = `versions:${pluginId}`;
   const client = documentClientInstance();
-  const result = await client.send(
-    new QueryCommand({
-      TableName: mainTableName(),
-      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-      ExpressionAttributeValues: { ':pk': partition.PK, ':prefix': partition.skPrefix },
-      ScanIndexForward: false,
-      Limit: limit,
-      ExclusiveStartKey: decodeCursor(cursor, scope),
-    }),
-  );
-  const identifiers = (result.Items ?? []).map((item) => item.unique_identifier as string);
+  const page = await queryPrefixPage({
+    partition: keys.pluginVersionsPartition(pluginId),
+    scope: `versions:${pluginId}`,
+    limit,
+    cursor,
+    newestFirst: true,
+  });
+  const identifiers = page.items.map((item) => item.unique_identifier as string);
   const full = new Map<string, PackageRecord>();
   if (identifiers.length > 0) {
     const { Responses } = await client.send(
@@ -223,6 +219,6 @@ export async function listPluginVersions(
       const record = full.get(id);
       return record === undefined ? [] : [record];
     }),
-    next_cursor: encodeCursor(result.LastEvaluatedKey, scope),
+    next_cursor: page.next_cursor,
   };
 }

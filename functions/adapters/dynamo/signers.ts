@@ -1,10 +1,7 @@
-/** Trusted signing keys of the stage (public keys only). */
-import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError } from '#core/errors.ts';
-import { documentClientInstance, mainTableName } from './client.ts';
 import { putIfAbsent } from './conditions.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
 import { keys } from './keys.ts';
+import { type Page, queryPrefixPage } from './query-page.ts';
 
 export interface Signer {
   key_id: string;
@@ -13,10 +10,7 @@ export interface Signer {
   created_at: string;
 }
 
-export interface Page<T> {
-  items: T[];
-  next_cursor: string | null;
-}
+export type { Page } from './query-page.ts';
 
 export async function createSigner(signer: Signer): Promise<Signer> {
   const created = await putIfAbsent({ ...keys.signer(signer.key_id), type: 'signer', ...signer });
@@ -34,21 +28,8 @@ function toSigner(item: Record<string, unknown>): Signer {
 }
 
 export async function listSigners(limit: number, cursor: string | undefined): Promise<Page<Signer>> {
-  const partition = keys.signersPartition();
-  const scope = 'signers';
-  const result = await documentClientInstance().send(
-    new QueryCommand({
-      TableName: mainTableName(),
-      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
-      ExpressionAttributeValues: { ':pk': partition.PK, ':prefix': partition.skPrefix },
-      Limit: limit,
-      ExclusiveStartKey: decodeCursor(cursor, scope),
-    }),
-  );
-  return {
-    items: (result.Items ?? []).map(toSigner),
-    next_cursor: encodeCursor(result.LastEvaluatedKey, scope),
-  };
+  const page = await queryPrefixPage({ partition: keys.signersPartition(), scope: 'signers', limit, cursor });
+  return { items: page.items.map(toSigner), next_cursor: page.next_cursor };
 }
 
 /** Every trusted signer: the keyring signatures are verified against. */
