@@ -30,6 +30,10 @@ export interface RuntimeConfig {
   runtimeUrl: string | undefined;
   /** Deadline of one probe across its retries, in ms (`PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS`, default 5000). */
   runtimeProbeTimeoutMs: number;
+  /** EventBridge bus the outbox relay delivers to (`PLUGINOPS_EVENT_BUS`); unset = none. */
+  eventBus: string | undefined;
+  /** Local bus: JSON-lines file the outbox relay appends to (`PLUGINOPS_EVENTS_FILE`); unset = none. */
+  eventsFile: string | undefined;
 }
 
 const processCursorSecret = randomBytes(32).toString('base64url');
@@ -57,6 +61,8 @@ export function getConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
       Number(env.PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS) > 0
         ? Number(env.PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS)
         : 5_000,
+    eventBus: env.PLUGINOPS_EVENT_BUS || undefined,
+    eventsFile: env.PLUGINOPS_EVENTS_FILE || undefined,
   };
   if (env === process.env) cached = config;
   return config;
