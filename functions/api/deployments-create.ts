@@ -5,13 +5,17 @@
 import { actorOf, startDeployment } from '#services/deploy.ts';
 import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
-import { callerOf } from '#shared/middleware/authenticate.ts';
+import { callerOf, hasScope } from '#shared/middleware/authenticate.ts';
 import { CreateDeploymentBody, TenantParams } from './schemas.ts';
 
 export const handler = apiHandler(
   { scope: 'deploy:write', idempotent: true, params: TenantParams, body: CreateDeploymentBody },
   async ({ params, body, event, now }) => {
-    const deployment = await startDeployment(params.tenant_id, actorOf(callerOf(event)), body, now);
+    const caller = callerOf(event);
+    // Only a requester that may publish lets Resolve fetch missing dependencies into the catalog.
+    const deployment = await startDeployment(params.tenant_id, actorOf(caller), body, now, {
+      mayFetch: hasScope(caller, 'packages:write'),
+    });
     return jsonResponse(202, deployment, {
       location: `/v1/tenants/${params.tenant_id}/deployments/${deployment.deployment_id}`,
     });

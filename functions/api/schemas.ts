@@ -204,6 +204,14 @@ export const CreateDeploymentBody = z
     operation: z.enum(['install', 'upgrade', 'uninstall', 'rollback']),
     unique_identifier: UniqueIdentifier.optional(),
     plugin_id: PluginId.optional(),
+    version: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .describe(
+        'install/upgrade by plugin_id: a version range (`^1.2`, `1.2.3`, `*`); the workflow picks the highest catalogued build in it and records its unique identifier in the plan. Default: the highest release.',
+      ),
     to_revision: z
       .int()
       .min(1)
@@ -243,17 +251,20 @@ export const CreateDeploymentBody = z
         });
       }
     };
-    const forbid = (field: 'to_revision' | 'unique_identifier' | 'force') => {
+    const forbid = (field: 'to_revision' | 'unique_identifier' | 'force' | 'version') => {
       if (body[field] !== undefined) {
         ctx.addIssue({ code: 'custom', path: [field], message: `not used by operation "${body.operation}"` });
       }
     };
     if (body.operation === 'install' || body.operation === 'upgrade') {
-      need('unique_identifier');
+      // An exact build, or a plugin (and optionally a range) for the workflow to choose in.
+      if (body.plugin_id === undefined) need('unique_identifier');
+      if (body.unique_identifier !== undefined) forbid('version');
       forbid('to_revision');
     } else {
       need('plugin_id');
       forbid('unique_identifier');
+      forbid('version');
       if (body.operation === 'uninstall') forbid('to_revision');
     }
     if (body.operation !== 'uninstall') forbid('force');
@@ -275,6 +286,12 @@ export const CreatePlanBody = z.strictObject({
     .max(50)
     .describe('Unique identifiers (an exact build) or "author/name@range" (highest satisfying version).'),
   allow_prerelease: z.boolean().optional().describe('Let ranges match pre-releases they do not name.'),
+  fetch_missing: z
+    .boolean()
+    .optional()
+    .describe(
+      'Fetch missing dependencies from their sources and publish them to the catalog (needs packages:write). Default false: a plan writes nothing.',
+    ),
 });
 const CheckVerdict = z.object({
   status: z.enum(['pass', 'fail']),

@@ -204,18 +204,32 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
     const plan: DeploymentPlan = { ...planned, frozen_at: now.toISOString() };
     const policy = await ports.verifier.tenantPolicy(tenantId);
     const timeline = context.timeline();
+    // A request by range names the build it got from here on (a re-plan keeps that build).
+    const chosen = targetStep({ target: deployment.target, plan })?.to.unique_identifier ?? undefined;
+    const target =
+      deployment.target.unique_identifier === undefined &&
+      chosen !== undefined &&
+      deployment.operation !== 'rollback'
+        ? { target: { ...deployment.target, unique_identifier: chosen } }
+        : {};
     const started = { ...deployment, plan };
     const first = await deployments.update(
       tenantId,
       deploymentId,
-      { status: 'running', plan, steps: timeline },
+      { status: 'running', plan, steps: timeline, ...target },
       now,
       ['pending'],
       [deploymentEvent('Deployment Started', started, now)],
     );
     if (!first) {
       // A retry, or a run sent back by Acquire: the deployment already runs.
-      const stored = await deployments.update(tenantId, deploymentId, { plan, steps: timeline }, now, OPEN);
+      const stored = await deployments.update(
+        tenantId,
+        deploymentId,
+        { plan, steps: timeline, ...target },
+        now,
+        OPEN,
+      );
       if (!stored) throw new ConflictError(`Deployment ${deploymentId} has already ended.`);
     }
     return {

@@ -1,8 +1,9 @@
 /**
  * `POST /v1/tenants/{t}/plans`: a dry run of installing plugins with their dependencies. Resolves
- * against the catalog (fetching missing dependencies from their sources), compares with what the
- * tenant has, and runs the Verify rules on every package the plan would change. Nothing is
- * installed and no lease is taken.
+ * against the catalog, compares with what the tenant has, and runs the Verify rules on every
+ * package the plan would change. Nothing is installed, no lease is taken, and nothing is written:
+ * missing dependencies are explained, and fetched from their sources into the catalog only with
+ * `fetch_missing: true` from a caller holding `packages:write`.
  */
 import { listInstalledPlugins } from '#adapters/dynamo/installations.ts';
 import type { PackageRecord } from '#core/catalog.ts';
@@ -17,6 +18,8 @@ import { currentKeyring, packageChecks, resultingPackages, tenantPolicy } from '
 export interface PlanRequest {
   install: string[];
   allow_prerelease?: boolean | undefined;
+  /** Fetch and publish missing dependencies from their sources (needs `packages:write`). */
+  fetch_missing?: boolean | undefined;
 }
 
 export interface CheckVerdict {
@@ -77,7 +80,10 @@ export async function planInstall(
     (item) => item.status === 'installed' && item.version !== null,
   );
   const installed = new Map(installations.map((item) => [item.plugin_id, item.version as string]));
-  const port = new CatalogCandidatePort({ fetcher: catalogFetcher(caller, now) });
+  // A plan is a dry run: it writes nothing unless asked to fetch (and the handler checked the scope).
+  const port = new CatalogCandidatePort(
+    request.fetch_missing === true ? { fetcher: catalogFetcher(caller, now) } : {},
+  );
   port.addRoots(roots);
   const allowPrerelease = request.allow_prerelease ?? false;
   const resolution = await resolveDependencies(port, { roots, installed, allowPrerelease });

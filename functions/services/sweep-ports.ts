@@ -85,7 +85,8 @@ export function sweepPorts(): SweepPorts {
       return (await listUpgradeRuns(tenantId, 1, undefined)).items[0];
     },
     async startDeployment(tenantId, request, now) {
-      return startDeployment(tenantId, SWEEP_ACTOR, request, now);
+      // Auto-upgrade is the system's own doing: it may bring missing dependencies.
+      return startDeployment(tenantId, SWEEP_ACTOR, request, now, { mayFetch: true });
     },
     async deploymentStatus(tenantId, deploymentId) {
       const deployment = await findDeployment(tenantId, deploymentId);

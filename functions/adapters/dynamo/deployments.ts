@@ -153,7 +153,9 @@ export function timelineClauses(
 ): string[] {
   if (steps.length === 0) return [];
   names['#steps'] = 'steps';
-  return steps.map((step, index) => {
+  // One entry per step name (the latest): a step that ran twice (a re-plan) keeps its last run.
+  const latest = [...new Map(steps.map((step) => [step.name, step])).values()];
+  return latest.map((step, index) => {
     names[`#step${index}`] = step.name;
     values[`:step${index}`] = step;
     return `#steps.#step${index} = :step${index}`;
@@ -188,6 +190,7 @@ export async function updateDeployment(
     assign('GSI2PK', keys.deploymentStatusIndex(tenantId, change.status, deploymentId).GSI2PK);
   }
   if (change.plan !== undefined) assign('plan', change.plan);
+  if (change.target !== undefined) assign('target', change.target);
   if (change.error !== undefined) assign('error', change.error);
   if (change.approval !== undefined) assign('approval', change.approval);
   if (change.task_token !== undefined) assign('task_token', change.task_token);

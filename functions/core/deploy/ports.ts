@@ -17,6 +17,7 @@ import type {
   DeploymentPlan,
   DeploymentStatus,
   DeploymentStep,
+  DeploymentTarget,
   Hold,
   Installation,
   Lease,
@@ -37,6 +38,8 @@ export interface StoredRevision extends Revision {
 /** A change of a deployment item; `steps` entries replace the timeline entries of their names. */
 export interface DeploymentChange {
   status?: DeploymentStatus;
+  /** Resolve records the exact build it chose for a request by range. */
+  target?: DeploymentTarget;
   plan?: DeploymentPlan;
   error?: Problem;
   approval?: Approval;
