@@ -116,9 +116,11 @@ export class PluginopsStack extends Stack {
       functions: [
         ...Object.values(this.api.functions),
         this.events.dropFunction,
+        this.events.outboxRelay,
         ...Object.values(this.workflows.taskFunctions),
       ],
       dropDeadLetterQueue: this.events.dropDeadLetterQueue,
+      outboxDeadLetterQueue: this.events.outboxDeadLetterQueue,
       deployStateMachine: this.workflows.stateMachines.deploy,
       sweepStateMachine: sweep,
     });

@@ -22,6 +22,8 @@ export const NAG_REASONS = {
   cdkCustomResource:
     'CDK-managed custom resource (bucket notifications / auto-delete objects) with its CDK-defined runtime and AWSLambdaBasicExecutionRole; not pluginops code and only runs during deployments.',
   dropDlq: 'This queue is itself the dead-letter queue of the drop function and its EventBridge target.',
+  outboxDlq:
+    'This queue is itself the on-failure destination of the outbox relay (events that failed every delivery attempt).',
   secretRotation:
     'The cursor HMAC key and the source tokens are rotated by operators (docs/deploy-aws.md); automatic rotation of the GitHub/marketplace tokens is impossible (issued by a third party), rotating the cursor key invalidates open pagination cursors, and the config sealing key must not change while configs sealed with it are stored (they would no longer open).',
   stateMachineTracing:
