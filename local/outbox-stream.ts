@@ -29,7 +29,7 @@ export interface OutboxStreamOptions {
   table: string;
   checkpointFile: string;
   sink: EventSink;
-  /** Pause between polls of an idle stream. Default 100 ms. */
+  /** Pause between polls of an idle stream. Default 50 ms. */
   idleMs?: number;
   log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
@@ -41,10 +41,11 @@ export interface OutboxStream {
 }
 
 const RETRY_BASE_MS = 50;
+const QUIET_PASSES = 3;
 const RETRY_MAX_MS = 2_000;
 
 export async function startOutboxStream(options: OutboxStreamOptions): Promise<OutboxStream> {
-  const idleMs = options.idleMs ?? 100;
+  const idleMs = options.idleMs ?? 50;
   const log = options.log ?? (() => undefined);
   const { Table } = await options.dynamodb.send(new DescribeTableCommand({ TableName: options.table }));
   const streamArn = Table?.LatestStreamArn;
@@ -62,6 +63,8 @@ export async function startOutboxStream(options: OutboxStreamOptions): Promise<O
   let stopped = false;
   let failures = 0;
   let pass = 0;
+  /** Passes in a row that read nothing and failed nothing. */
+  let quiet = 0;
   const waiters: Array<{ afterPass: number; resolve: () => void }> = [];
 
   async function saveCheckpoint(): Promise<void> {
@@ -140,6 +143,7 @@ export async function startOutboxStream(options: OutboxStreamOptions): Promise<O
         read = await poll();
         failures = 0;
       } catch (error) {
+        quiet = 0;
         if (error instanceof ExpiredIteratorException || error instanceof TrimmedDataAccessException) {
           iterators.clear();
         } else if (!stopped) {
@@ -151,13 +155,16 @@ export async function startOutboxStream(options: OutboxStreamOptions): Promise<O
         continue;
       }
       pass += 1;
-      if (!read) {
+      quiet = read ? 0 : quiet + 1;
+      // A fresh iterator may answer empty before the records behind it: only several quiet passes
+      // in a row, all begun after the caller asked, mean the relay has caught up.
+      if (quiet >= QUIET_PASSES) {
         for (const waiter of waiters.splice(0)) {
-          if (pass > waiter.afterPass) waiter.resolve();
+          if (pass >= waiter.afterPass + QUIET_PASSES) waiter.resolve();
           else waiters.push(waiter);
         }
-        await sleep(idleMs);
       }
+      if (!read) await sleep(idleMs);
     }
   })();
 
