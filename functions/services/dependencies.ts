@@ -10,10 +10,10 @@
  */
 import { listInstalledPlugins } from '#adapters/dynamo/installations.ts';
 import { findPackage, listPluginVersions } from '#adapters/dynamo/packages.ts';
-import type { Page } from '#adapters/dynamo/signers.ts';
 import type { PackageRecord } from '#core/catalog.ts';
 import { ConflictError, ProblemError } from '#core/errors.ts';
 import { DependencySchema, type ManifestDependency } from '#core/manifest.ts';
+import type { Page } from '#core/page.ts';
 import {
   type Candidate,
   type CandidatePort,

@@ -4,7 +4,6 @@
  * approval decisions that answer the workflow's task token.
  */
 import { ulid } from 'ulid';
-import type { Caller } from '#adapters/dynamo/api-keys.ts';
 import {
   approvalTaskToken,
   createDeployment,
@@ -13,10 +12,12 @@ import {
   transitionDeployment,
   updateDeployment,
 } from '#adapters/dynamo/deployments.ts';
-import { findInstallation, LeaseHeldError, releaseLease, takeLease } from '#adapters/dynamo/installations.ts';
+import { findInstallation, releaseLease, takeLease } from '#adapters/dynamo/installations.ts';
 import { publishEvent } from '#adapters/events.ts';
 import { workflowEngine } from '#adapters/workflow.ts';
+import type { Caller } from '#core/caller.ts';
 import { configDigest, type PluginConfig, sealConfig } from '#core/deploy/config-seal.ts';
+import { LeaseHeldError } from '#core/deploy/errors.ts';
 import type { Deployment, DeploymentOperation } from '#core/deploy/model.ts';
 import { leaseExpiry, leaseState, RESERVATION_GRACE_SECONDS } from '#core/deploy/plan.ts';
 import { ConflictError, toProblem, ValidationError } from '#core/errors.ts';

@@ -3,12 +3,12 @@
  * Downloads are size-capped while streaming, so a lying source cannot fill the disk.
  */
 import { writeFile } from 'node:fs/promises';
-import type { Caller } from '#adapters/dynamo/api-keys.ts';
 import { findUploadSession } from '#adapters/dynamo/uploads.ts';
 import { createGithubClient } from '#adapters/github-client.ts';
 import { createMarketplaceClient } from '#adapters/marketplace-client.ts';
 import { downloadObjectToFile } from '#adapters/s3/blob-store.ts';
 import { withTempFile } from '#adapters/temp-file.ts';
+import type { Caller } from '#core/caller.ts';
 import { InvalidPackageError, NotFoundError, PackageTooLargeError } from '#core/errors.ts';
 import { DEFAULT_PACKAGE_LIMITS } from '#core/package/limits.ts';
 import { getConfig } from '#shared/config.ts';

@@ -8,6 +8,14 @@ import {
 import { findDeployment, listDeployments } from '#adapters/dynamo/deployments.ts';
 import { listInstalledPlugins } from '#adapters/dynamo/installations.ts';
 import { listPluginVersions } from '#adapters/dynamo/packages.ts';
+import {
+  claimUpgradeAlert,
+  closeWave,
+  createRollout,
+  findRollouts,
+  putSweepRun,
+  recordWaveDeployment,
+} from '#adapters/dynamo/sweep-store.ts';
 import { getStoredPolicy } from '#adapters/dynamo/tenants.ts';
 import { publishEvent } from '#adapters/events.ts';
 import type { CatalogVersion } from '#core/auto-upgrade/plan.ts';
@@ -16,14 +24,6 @@ import { effectivePolicy } from '#core/policy.ts';
 import { startDeployment } from './deploy.ts';
 import { stagePolicyDefaults } from './stage.ts';
 import { SWEEP_ACTOR, type SweepPorts } from './sweep.ts';
-import {
-  claimUpgradeAlert,
-  closeWave,
-  createRollout,
-  findRollouts,
-  putSweepRun,
-  recordWaveDeployment,
-} from './sweep-store.ts';
 
 const PAGE = 100;
 

@@ -15,7 +15,6 @@
  * Every function takes its I/O as {@link SweepPorts}, so the rules are unit-tested with fakes and
  * the tasks wire the DynamoDB adapters ({@link sweepPorts}).
  */
-import type { SlotEntry } from '#adapters/dynamo/auto-upgrade.ts';
 import { canaryWave, shouldHalt } from '#core/auto-upgrade/canary.ts';
 import {
   type CatalogVersion,
@@ -25,13 +24,13 @@ import {
   planAutoUpgrades,
   type SkippedPlugin,
 } from '#core/auto-upgrade/plan.ts';
+import type { Rollout, SlotEntry, SweepSummary } from '#core/auto-upgrade/records.ts';
 import type { UpgradeRunSummary } from '#core/auto-upgrade/run-summary.ts';
 import { isSweepDue, sweepWindow } from '#core/auto-upgrade/schedule.ts';
 import type { AutoUpgradeSettings } from '#core/auto-upgrade/settings.ts';
 import type { Deployment, DeploymentStatus } from '#core/deploy/model.ts';
 import { ConflictError, type Problem, toProblem, ValidationError } from '#core/errors.ts';
 import { isTransient, TransientError } from './deploy-task.ts';
-import type { Rollout, SweepSummary } from './sweep-store.ts';
 
 /** The actor of every deployment the sweep starts. */
 export const SWEEP_ACTOR = 'scheduler';

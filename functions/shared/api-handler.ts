@@ -6,9 +6,9 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import type { Caller } from '#adapters/dynamo/api-keys.ts';
 import type { ApiHandler } from '#api/router.ts';
 import type { Scope } from '#core/api-keys.ts';
+import type { Caller } from '#core/caller.ts';
 import { type AuthenticatedEvent, authenticate } from './middleware/authenticate.ts';
 import { idempotency } from './middleware/idempotency.ts';
 import { type EventWithInput, parseInput } from './middleware/parse-input.ts';

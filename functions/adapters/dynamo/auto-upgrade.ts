@@ -14,15 +14,16 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { SlotEntry } from '#core/auto-upgrade/records.ts';
 import type { UpgradeRunSummary } from '#core/auto-upgrade/run-summary.ts';
 import { type SlotPlacement, slotKeysFor } from '#core/auto-upgrade/schedule.ts';
 import { type AutoUpgradeSettings, defaultAutoUpgradeSettings } from '#core/auto-upgrade/settings.ts';
+import type { Page } from '#core/page.ts';
 import { documentClientInstance, mainTableName } from './client.ts';
 import { isConditionalFailure, putIfAbsent } from './conditions.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { keys } from './keys.ts';
 import { queryPrefixPage } from './query-page.ts';
-import type { Page } from './signers.ts';
 
 /** Run summaries are kept this long (DynamoDB TTL), then expire on their own. */
 export const UPGRADE_RUN_RETENTION_DAYS = 90;
@@ -146,14 +147,6 @@ export async function ensureDefaultAutoUpgradeSettings(tenantId: string, now: Da
     revision: 1,
     updated_at: now.toISOString(),
   });
-}
-
-/** A tenant found in a slot partition, as the sweep needs it. */
-export interface SlotEntry {
-  tenant_id: string;
-  settings: AutoUpgradeSettings;
-  next_run_at: Date | undefined;
-  revision: number;
 }
 
 /**

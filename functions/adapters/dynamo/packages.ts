@@ -11,13 +11,13 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { PackageRecord, PluginSummary } from '#core/catalog.ts';
 import { ConflictError } from '#core/errors.ts';
+import type { Page } from '#core/page.ts';
 import { versionSortKey } from '#core/version.ts';
 import { documentClientInstance, mainTableName } from './client.ts';
 import { failedTransactionItem, isConditionalFailure } from './conditions.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { keys } from './keys.ts';
 import { queryPrefixPage } from './query-page.ts';
-import type { Page } from './signers.ts';
 
 const STRIP = ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'type'] as const;
 

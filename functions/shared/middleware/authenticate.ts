@@ -5,10 +5,11 @@
  */
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { type Caller, findCaller } from '#adapters/dynamo/api-keys.ts';
+import { findCaller } from '#adapters/dynamo/api-keys.ts';
 import { findTenant } from '#adapters/dynamo/tenants.ts';
 import { TenantId } from '#api/schemas.ts';
 import { isApiKeyShape, type Scope } from '#core/api-keys.ts';
+import type { Caller } from '#core/caller.ts';
 import { NotFoundError, ProblemError } from '#core/errors.ts';
 
 export interface AuthOptions {

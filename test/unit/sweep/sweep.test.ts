@@ -4,8 +4,8 @@
  * test/integration/auto-upgrade-sweep.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import type { SlotEntry } from '#adapters/dynamo/auto-upgrade.ts';
 import type { CatalogVersion } from '#core/auto-upgrade/plan.ts';
+import type { Rollout, SlotEntry, SweepSummary } from '#core/auto-upgrade/records.ts';
 import type { UpgradeRunSummary } from '#core/auto-upgrade/run-summary.ts';
 import { defaultAutoUpgradeSettings } from '#core/auto-upgrade/settings.ts';
 import type { Deployment, DeploymentStatus } from '#core/deploy/model.ts';
@@ -26,7 +26,6 @@ import {
   upgradeTenant,
   waveOutcome,
 } from '#services/sweep.ts';
-import type { Rollout, SweepSummary } from '#services/sweep-store.ts';
 
 const NOW = new Date('2026-03-02T10:16:30Z');
 const uid = (name: string, version: string) =>
