@@ -6,8 +6,8 @@
  */
 import { issueKey } from '#adapters/dynamo/api-keys.ts';
 import type { Scope } from '#core/api-keys.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { CreateKeyBody, TenantParams } from './schemas.ts';
 
 export const handler = apiHandler(

@@ -4,8 +4,8 @@
  * `dependency-cycle` explain in sentences why no plan exists.
  */
 import { planInstall } from '#services/plans.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { CreatePlanBody, TenantParams } from './schemas.ts';
 
 export const handler = apiHandler(

@@ -6,9 +6,9 @@
 
 import { resumeRollout } from '#adapters/dynamo/sweep-store.ts';
 import { actorOf } from '#services/deploy.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
 import { callerOf } from '#shared/middleware/authenticate.ts';
+import { apiHandler } from './compose.ts';
 import { RolloutParams } from './schemas.ts';
 
 export const handler = apiHandler(
