@@ -5,6 +5,7 @@
  */
 import { appendFile } from 'node:fs/promises';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { getConfig } from '#config/runtime-config.ts';
 import { logger } from '#shared/logger.ts';
 
 export type EventType =
@@ -24,8 +25,7 @@ export async function publishEvent(
   detail: Record<string, unknown>,
   now = new Date(),
 ): Promise<void> {
-  const bus = process.env.PLUGINOPS_EVENT_BUS;
-  const file = process.env.PLUGINOPS_EVENTS_FILE;
+  const { eventBus: bus, eventsFile: file } = getConfig();
   logger.info('event', { event: detailType, detail });
   if (bus) {
     client ??= new EventBridgeClient({});

@@ -27,9 +27,9 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { GetObjectCommand, NoSuchKey, PutObjectCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { s3Client } from '#adapters/s3/blob-store.ts';
+import { getConfig, type RuntimeConfig } from '#config/runtime-config.ts';
 import { formatIssuePath, ValidationError } from '#core/errors.ts';
 import { isUniqueIdentifier, parsePluginId, parseUniqueIdentifier } from '#core/unique-identifier.ts';
-import { getConfig, type RuntimeConfig } from '#shared/config.ts';
 
 export interface DesiredPlugin {
   plugin_id: string;

@@ -15,6 +15,7 @@ import {
 import { findInstallation, releaseLease, takeLease } from '#adapters/dynamo/installations.ts';
 import { publishEvent } from '#adapters/events.ts';
 import { workflowEngine } from '#adapters/workflow.ts';
+import { getConfig } from '#config/runtime-config.ts';
 import type { Caller } from '#core/caller.ts';
 import { configDigest, type PluginConfig, sealConfig } from '#core/deploy/config-seal.ts';
 import { LeaseHeldError } from '#core/deploy/errors.ts';
@@ -41,8 +42,7 @@ export interface DeploymentRequest {
 
 /** How long an approval may wait when the request does not say (`PLUGINOPS_APPROVAL_TIMEOUT_SECONDS`). */
 export function defaultApprovalTimeoutSeconds(): number {
-  const configured = Number(process.env.PLUGINOPS_APPROVAL_TIMEOUT_SECONDS);
-  return Number.isInteger(configured) && configured > 0 ? configured : 24 * 60 * 60;
+  return getConfig().approvalTimeoutSeconds;
 }
 
 export function actorOf(caller: Pick<Caller, 'keyId'> | { system: string }): string {

@@ -13,6 +13,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ENV } from '#config/names.ts';
 import { dropEntry } from '../lambda/entries.ts';
 import type { StageConfig } from '../stages.ts';
 import { grantExistenceChecks, grantObjects, grantTable } from './access.ts';
@@ -56,7 +57,7 @@ export class Events extends Construct {
       stage,
       entry: dropEntry(),
       description: 'pluginops drop folder: publishes packages copied under drop/',
-      environment: { ...props.environment, PLUGINOPS_EVENT_BUS: this.bus.eventBusName },
+      environment: { ...props.environment, [ENV.eventBus]: this.bus.eventBusName },
       // Downloading, hashing and storing a 50 MB package.
       timeout: Duration.minutes(5),
       memorySize: 1024,

@@ -3,7 +3,7 @@
  * and created on first use, on the same client as every other table.
  */
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
-import { getConfig } from '#shared/config.ts';
+import { getConfig } from '#config/runtime-config.ts';
 import { dynamoClient } from './client.ts';
 
 let persistence: DynamoDBPersistenceLayer | undefined;
