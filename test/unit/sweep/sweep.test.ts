@@ -440,9 +440,7 @@ describe('stage canary', () => {
   async function sweepOf(f: Fake, tenants: string[]) {
     for (const tenant of tenants) withTool(f, tenant);
     const plans = await Promise.all(
-      tenants.map((tenant) =>
-        planTenant({ tenant: due(tenant), at: NOW.toISOString() }, f.ports),
-      ),
+      tenants.map((tenant) => planTenant({ tenant: due(tenant), at: NOW.toISOString() }, f.ports)),
     );
     return (await decideWaves({ at: NOW.toISOString(), window: WINDOW, plans }, f.ports)).plans;
   }
