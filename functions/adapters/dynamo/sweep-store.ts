@@ -3,16 +3,11 @@
  * `auto-upgrade.ts`): canary rollouts (wave, halt, resume), per-sweep summaries
  * and the once-only marker of each `Auto-upgrade Alert`. Keys come from `keys.ts`.
  */
-import {
-  BatchGetCommand,
-  type BatchGetCommandOutput,
-  GetCommand,
-  PutCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Rollout, SweepSummary } from '#core/auto-upgrade/records.ts';
 import { ConflictError, NotFoundError } from '#core/errors.ts';
 import type { Page } from '#core/page.ts';
+import { batchGetItems } from './batch-get.ts';
 import { documentClientInstance, mainTableName } from './client.ts';
 import { isConditionalFailure, putIfAbsent } from './conditions.ts';
 import { keys } from './keys.ts';
@@ -20,7 +15,6 @@ import { queryPrefixPage } from './query-page.ts';
 
 /** Sweep summaries expire like tenant runs. */
 const SWEEP_RUN_RETENTION_DAYS = 90;
-const BATCH_GET_LIMIT = 100;
 
 function toRollout(item: Record<string, unknown>): Rollout {
   const { PK: _pk, SK: _sk, type: _type, ...rest } = item;
@@ -37,23 +31,14 @@ export async function findRollout(uniqueIdentifier: string): Promise<Rollout | u
 /** Rollouts of the given builds (batched, at most one round trip per 100 builds). */
 export async function findRollouts(uniqueIdentifiers: readonly string[]): Promise<Map<string, Rollout>> {
   const found = new Map<string, Rollout>();
-  const table = mainTableName();
   const unique = [...new Set(uniqueIdentifiers)];
-  for (let offset = 0; offset < unique.length; offset += BATCH_GET_LIMIT) {
-    let pending: Record<string, unknown>[] | undefined = unique
-      .slice(offset, offset + BATCH_GET_LIMIT)
-      .map((id) => ({ ...keys.rollout(id) }));
-    for (let round = 0; pending !== undefined && pending.length > 0; round += 1) {
-      if (round === 5) throw new Error('rollout lookup kept returning unprocessed keys');
-      const result: BatchGetCommandOutput = await documentClientInstance().send(
-        new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }),
-      );
-      for (const item of result.Responses?.[table] ?? []) {
-        const rollout = toRollout(item);
-        found.set(rollout.unique_identifier, rollout);
-      }
-      pending = result.UnprocessedKeys?.[table]?.Keys;
-    }
+  const items = await batchGetItems(
+    unique.map((id) => keys.rollout(id)),
+    { consistentRead: true },
+  );
+  for (const item of items) {
+    const rollout = toRollout(item);
+    found.set(rollout.unique_identifier, rollout);
   }
   return found;
 }
