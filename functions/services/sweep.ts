@@ -1,5 +1,6 @@
 /**
- * The auto-upgrade sweep (DESIGN §8, `statemachines/sweep.asl.json`), one function per state:
+ * The auto-upgrade sweep (`statemachines/sweep.asl.json`, docs/design.md#auto-upgrade-sweep), one
+ * function per state:
  *
  * 1. {@link findDueTenants} — the window elapsed at `at`, the tenants indexed under its slot
  *    (GSI2 query pages, never a scan), kept when `isSweepDue`.
@@ -249,9 +250,10 @@ export function countFailures(failed: readonly Deployment[]): {
 
 /**
  * The hold the planner must respect. A rollback holds the build that failed; when that build
- * failed as an auto-upgrade and still has retries left, the retry budget decides instead (DESIGN
- * §8: retried on later sweeps up to N times). Holds from other deployments (a manual upgrade that
- * rolled back) always stand, and so does every hold once the budget is spent.
+ * failed as an auto-upgrade and still has retries left, the retry budget decides instead
+ * (retried on later sweeps up to N times, docs/design.md#auto-upgrade-sweep). Holds from other
+ * deployments (a manual upgrade that rolled back) always stand, and so does every hold once the
+ * budget is spent.
  */
 export function effectiveHold(
   hold: InstalledHold | undefined,
