@@ -1,7 +1,9 @@
 /**
  * The one handler shape of the API: `apiHandler(spec, impl)` wraps a use-case call in the same
  * middy chain everywhere — problem errors (outermost), authentication, idempotency for mutating
- * routes, input parsing — and hands `impl` typed, validated input.
+ * routes, input parsing — and hands `impl` typed, validated input. The edge imports no store:
+ * {@link createApiHandler} takes what authentication and idempotency need ({@link ApiEdge}), and
+ * the app binds it once in `#api/compose.ts`.
  */
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import middy from '@middy/core';
