@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { configuredSink, type EventSink } from '#adapters/events.ts';
 import { setLocalWorkflowEngine } from '#adapters/workflow.ts';
 import { ENV } from '#config/names.ts';
 import { resetConfigCache } from '#config/runtime-config.ts';
@@ -22,6 +23,7 @@ import { createDropDispatcher, type DropHandler, dropEventsFrom } from './drop-e
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb.ts';
 import { LocalStackError } from './errors.ts';
 import { type Gateway, startGateway } from './gateway.ts';
+import { type OutboxStream, startOutboxStream } from './outbox-stream.ts';
 import { type PluginHost, pluginHostSettings, startPluginHost } from './plugin-host.ts';
 import { assertPortFree } from './ports.ts';
 import { S3RVER_CREDENTIALS, type S3Server, startS3Server } from './s3.ts';
@@ -55,6 +57,8 @@ export interface LocalStackOptions {
   quiet?: boolean;
   /** Replaces the `handler` of `#events/drop.ts` (tests record drop events with it). */
   dropHandler?: DropHandler;
+  /** Where the outbox relay delivers events (tests inject failures); default: the events file. */
+  eventSink?: EventSink;
   /** Local workflow engine settings (tests: `timeScale`, `timeoutScale`, `faults`, other dirs). */
   workflows?: Omit<LocalWorkflowEngineOptions, 'stage' | 'mainTable' | 'bucket' | 'region' | 'account'>;
 }
@@ -84,6 +88,8 @@ export interface LocalStack {
   dropIdle(): Promise<void>;
   /** The engine running `statemachines/*.asl.json` (describe, wait, abort, inject faults). */
   workflows: LocalWorkflowEngine;
+  /** The outbox relay over the main table's stream (`drained()` waits for delivery). */
+  outbox: OutboxStream;
   stop(): Promise<void>;
 }
 
@@ -212,6 +218,28 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       runtimeUrl: pluginHost.url,
     });
 
+    // --- Outbox relay: the table's stream → the events file (EventBridge on AWS).
+    const outboxClient = new DynamoDBClient({
+      endpoint: engines.dynamodb.endpoint,
+      region: LOCAL_REGION,
+      credentials: S3RVER_CREDENTIALS,
+    });
+    const outbox = await startOutboxStream({
+      dynamodb: outboxClient,
+      endpoint: engines.dynamodb.endpoint,
+      region: LOCAL_REGION,
+      table: mainTable,
+      checkpointFile: join(dataDir, 'outbox-checkpoint.json'),
+      sink: options.eventSink ?? configuredSink(),
+      log: (level, message, fields) => log[level](message, fields),
+    });
+    cleanups.push(async () => {
+      await outbox.stop();
+      outboxClient.destroy();
+    });
+    mark('outbox');
+    // --- end outbox
+
     const key = await resolveBootstrapKey(dataDir, options.bootstrapKey);
     const registered = await registerBootstrapKey(key.key);
     if (!registered) {
@@ -289,6 +317,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       startupPhases: phases,
       dropIdle: () => dispatcher.idle(),
       workflows,
+      outbox,
       stop() {
         stopping ??= runCleanups(cleanups).finally(() => restoreEnvironment(savedEnv));
         return stopping;

@@ -101,7 +101,9 @@ export function sweepPorts(): SweepPorts {
     recordWaveDeployment,
     closeWave,
     claimUpgradeAlert,
-    publishAlert: (alert, now) => publishEvent('Auto-upgrade Alert', { ...alert }, now),
+    publishAlert: async (alert, now) => {
+      await publishEvent('Auto-upgrade Alert', { ...alert }, now);
+    },
     putSweepRun,
   };
 }

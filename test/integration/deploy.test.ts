@@ -157,6 +157,8 @@ async function revisions(tenant: Tenant, pluginId: string) {
 async function events(
   deploymentId: string,
 ): Promise<Array<{ 'detail-type': string; detail: Record<string, any> }>> {
+  // Events reach the file through the outbox relay: wait until it has caught up.
+  await stack.outbox.drained();
   const text = await readFile(eventsFile, 'utf8').catch(() => '');
   return text
     .split('\n')

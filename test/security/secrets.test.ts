@@ -210,6 +210,7 @@ describe('secrets never leak', () => {
   });
 
   it('no API key and no config value in the events', async () => {
+    await stack.outbox.drained();
     const events = await readFile(join(dataDir, 'events.jsonl'), 'utf8');
     expect(events).toContain(tenant);
     expectAbsent(events, 'events.jsonl', [...issuedKeys, OPERATOR, ...SECRET_VALUES]);

@@ -21,6 +21,7 @@
  * | auto-upgrade alert| TENANT#<t>             | UPGRADE_ALERT#<uid>         |                          |
  * | rollout (canary)  | ROLLOUT#<uid>          | META                        |                          |
  * | sweep run         | SWEEP                  | RUN#<iso run_at>            |                          |
+ * | outbox event      | EVENT#<event_id>       | META                        | (TTL 7 days)             |
  */
 
 export interface ItemKey {
@@ -101,5 +102,7 @@ export const keys = {
   /** Canary rollout of one build across tenants (wave, halt, resume). */
   rollout: (uniqueIdentifier: string): ItemKey => ({ PK: `ROLLOUT#${uniqueIdentifier}`, SK: META }),
   sweepRun: (runAt: string): ItemKey => ({ PK: 'SWEEP', SK: `RUN#${runAt}` }),
+  /** Outbox: one item per domain event, delivered from the table's stream (adapters/events.ts). */
+  outboxEvent: (eventId: string): ItemKey => ({ PK: `EVENT#${eventId}`, SK: META }),
   sweepRunsPartition: () => ({ PK: 'SWEEP', skPrefix: 'RUN#' }) as const,
 } as const;
