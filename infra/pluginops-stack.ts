@@ -6,6 +6,7 @@
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct, IConstruct } from 'constructs';
+import { ENV } from '#config/names.ts';
 import { Alarms } from './constructs/alarms.ts';
 import { Api } from './constructs/api.ts';
 import { Events } from './constructs/events.ts';
@@ -71,19 +72,19 @@ export class PluginopsStack extends Stack {
     };
     // Names only: secrets go through `PLUGINOPS_SECRET_ARNS` (see infra/runtime/load-secrets.ts).
     const environment: Record<string, string> = {
-      PLUGINOPS_TABLE: physicalTableName(stage.name, MAIN_TABLE),
-      PLUGINOPS_IDEMPOTENCY_TABLE: physicalTableName(stage.name, IDEMPOTENCY_TABLE),
-      PLUGINOPS_BUCKET: this.storage.bucket.bucketName,
-      PLUGINOPS_GITHUB_API_URL: stage.githubApiUrl,
-      PLUGINOPS_MARKETPLACE_URL: stage.marketplaceUrl,
-      PLUGINOPS_PLATFORM_VERSION: stage.platformVersion,
-      PLUGINOPS_APPROVAL_REQUIRED: String(stage.approvalRequired),
-      PLUGINOPS_CANARY_FIRST_WAVE_PERCENT: String(stage.canary.firstWavePercent),
-      PLUGINOPS_CANARY_HALT_FAILURE_PERCENT: String(stage.canary.haltFailurePercent),
+      [ENV.mainTable]: physicalTableName(stage.name, MAIN_TABLE),
+      [ENV.idempotencyTable]: physicalTableName(stage.name, IDEMPOTENCY_TABLE),
+      [ENV.bucket]: this.storage.bucket.bucketName,
+      [ENV.githubApiUrl]: stage.githubApiUrl,
+      [ENV.marketplaceUrl]: stage.marketplaceUrl,
+      [ENV.platformVersion]: stage.platformVersion,
+      [ENV.approvalRequired]: String(stage.approvalRequired),
+      [ENV.canaryFirstWavePercent]: String(stage.canary.firstWavePercent),
+      [ENV.canaryHaltFailurePercent]: String(stage.canary.haltFailurePercent),
     };
 
     this.events = new Events(this, 'Events', { stage, environment, ...data });
-    const withBus = { ...environment, PLUGINOPS_EVENT_BUS: this.events.bus.eventBusName };
+    const withBus = { ...environment, [ENV.eventBus]: this.events.bus.eventBusName };
     // Before the API: the API's groups may start only state machines the stage has.
     this.workflows = new Workflows(this, 'Workflows', {
       stage,

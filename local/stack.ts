@@ -10,7 +10,8 @@ import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { configuredSink, type EventSink } from '#adapters/events.ts';
 import { setLocalWorkflowEngine } from '#adapters/workflow.ts';
-import { resetConfigCache } from '#shared/config.ts';
+import { ENV } from '#config/names.ts';
+import { resetConfigCache } from '#config/runtime-config.ts';
 import { IDEMPOTENCY_TABLE, MAIN_TABLE, physicalTableName, TABLES } from '../infra/definitions/tables.ts';
 import {
   assertBootstrapKeyShape,
@@ -102,15 +103,15 @@ const MANAGED_ENV = [
   'AWS_PROFILE',
   'AWS_ENDPOINT_URL_DYNAMODB',
   'AWS_ENDPOINT_URL_S3',
-  'PLUGINOPS_S3_FORCE_PATH_STYLE',
-  'PLUGINOPS_STAGE',
-  'PLUGINOPS_TABLE',
-  'PLUGINOPS_IDEMPOTENCY_TABLE',
-  'PLUGINOPS_BUCKET',
-  'PLUGINOPS_LOCAL_INFO',
-  'PLUGINOPS_RUNTIME_URL',
-  'PLUGINOPS_EVENTS_FILE',
-  'PLUGINOPS_CURSOR_SECRET',
+  ENV.s3ForcePathStyle,
+  ENV.stage,
+  ENV.mainTable,
+  ENV.idempotencyTable,
+  ENV.bucket,
+  ENV.localInfo,
+  ENV.runtimeUrl,
+  ENV.eventsFile,
+  ENV.cursorSecret,
 ] as const;
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
@@ -362,23 +363,23 @@ function applyEnvironment(settings: {
   delete env.AWS_PROFILE;
   env.AWS_ENDPOINT_URL_DYNAMODB = settings.engines.dynamodb.endpoint;
   env.AWS_ENDPOINT_URL_S3 = settings.engines.s3.endpoint;
-  env.PLUGINOPS_S3_FORCE_PATH_STYLE = 'true';
-  env.PLUGINOPS_STAGE = settings.stage;
-  env.PLUGINOPS_TABLE = settings.mainTable;
-  env.PLUGINOPS_IDEMPOTENCY_TABLE = settings.idempotencyTable;
-  env.PLUGINOPS_BUCKET = settings.bucket;
-  env.PLUGINOPS_RUNTIME_URL = settings.runtimeUrl;
+  env[ENV.s3ForcePathStyle] = 'true';
+  env[ENV.stage] = settings.stage;
+  env[ENV.mainTable] = settings.mainTable;
+  env[ENV.idempotencyTable] = settings.idempotencyTable;
+  env[ENV.bucket] = settings.bucket;
+  env[ENV.runtimeUrl] = settings.runtimeUrl;
   // The local "event bus": one JSON line per event (a caller may point it elsewhere).
-  env.PLUGINOPS_EVENTS_FILE ??= join(settings.dataDir, 'events.jsonl');
+  env[ENV.eventsFile] ??= join(settings.dataDir, 'events.jsonl');
   // Pagination cursors stay valid across restarts of the same data dir.
-  env.PLUGINOPS_CURSOR_SECRET ??= localSecret(join(settings.dataDir, 'cursor.key'));
-  env.PLUGINOPS_LOCAL_INFO = JSON.stringify({
+  env[ENV.cursorSecret] ??= localSecret(join(settings.dataDir, 'cursor.key'));
+  env[ENV.localInfo] = JSON.stringify({
     s3_endpoint: settings.engines.s3.endpoint,
     bucket: settings.bucket,
     dynamodb_endpoint: settings.engines.dynamodb.endpoint,
     data_dir: settings.dataDir,
     runtime_url: settings.runtimeUrl,
-    events_file: env.PLUGINOPS_EVENTS_FILE,
+    events_file: env[ENV.eventsFile],
   });
   resetConfigCache();
 }

@@ -22,8 +22,8 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ulid } from 'ulid';
+import { getConfig } from '#config/runtime-config.ts';
 import { type DomainEvent, deliveredDetail, domainEvent, type EventType } from '#core/events.ts';
-import { getConfig } from '#shared/config.ts';
 import { logger } from '#shared/logger.ts';
 import { documentClientInstance, mainTableName } from './dynamo/client.ts';
 import { keys } from './dynamo/keys.ts';

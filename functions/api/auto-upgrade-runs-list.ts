@@ -1,7 +1,7 @@
 /** `GET /v1/tenants/{tenant_id}/auto-upgrade/runs`: the tenant's sweep results, newest first. */
 import { listUpgradeRuns } from '#adapters/dynamo/auto-upgrade.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { ListQuery, TenantParams } from './schemas.ts';
 
 export const handler = apiHandler(

@@ -3,9 +3,9 @@
  * answers 202 with the pending deployment; poll `GET …/deployments/{id}` for its progress.
  */
 import { actorOf, startDeployment } from '#services/deploy.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
 import { callerOf, hasScope } from '#shared/middleware/authenticate.ts';
+import { apiHandler } from './compose.ts';
 import { CreateDeploymentBody, TenantParams } from './schemas.ts';
 
 export const handler = apiHandler(

@@ -1,7 +1,7 @@
 /** `DELETE /v1/tenants/{tenant_id}/keys/{key_id}` (admin): revoked for every later request. */
 import { revokeKey } from '#adapters/dynamo/api-keys.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { emptyResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { KeyParams } from './schemas.ts';
 
 export const handler = apiHandler({ scope: 'admin', params: KeyParams }, async ({ params, now }) => {

@@ -6,7 +6,7 @@
 import { findPackage } from '#adapters/dynamo/packages.ts';
 import { presignGet } from '#adapters/s3/blob-store.ts';
 import { NotFoundError } from '#core/errors.ts';
-import { apiHandler } from '#shared/api-handler.ts';
+import { apiHandler } from './compose.ts';
 import { MarketplaceDownloadQuery } from './schemas.ts';
 
 export const handler = apiHandler({ scope: 'read', query: MarketplaceDownloadQuery }, async ({ query }) => {

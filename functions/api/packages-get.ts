@@ -1,8 +1,8 @@
 /** `GET /v1/packages/{unique_identifier}` (URL-encoded). */
 import { findPackage } from '#adapters/dynamo/packages.ts';
 import { NotFoundError } from '#core/errors.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { presentPackage } from './present.ts';
 import { PackageParams } from './schemas.ts';
 

@@ -6,9 +6,9 @@
  */
 import { ProblemError } from '#core/errors.ts';
 import { planInstall } from '#services/plans.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
 import { callerOf, hasScope } from '#shared/middleware/authenticate.ts';
+import { apiHandler } from './compose.ts';
 import { CreatePlanBody, TenantParams } from './schemas.ts';
 
 export const handler = apiHandler(

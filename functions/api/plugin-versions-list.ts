@@ -1,7 +1,7 @@
 /** `GET /v1/plugins/{author}/{name}/versions`: packages, newest semver first. */
 import { listPluginVersions } from '#adapters/dynamo/packages.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { presentPackage } from './present.ts';
 import { ListQuery, PluginParams } from './schemas.ts';
 

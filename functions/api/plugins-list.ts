@@ -1,7 +1,7 @@
 /** `GET /v1/plugins?q=&author=`: catalog entries. */
 import { listPlugins } from '#adapters/dynamo/packages.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { PluginsQuery } from './schemas.ts';
 
 export const handler = apiHandler({ scope: 'read', query: PluginsQuery }, async ({ query }) =>

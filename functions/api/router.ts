@@ -5,13 +5,11 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { NotFoundError } from '#core/errors.ts';
+import type { ApiHandler } from '#shared/api-handler.ts';
 import { problemResponse } from '#shared/http-response.ts';
 import { ROUTES, type RouteDefinition, type RouteHandlerName, routeKey } from './routes.ts';
 
-export type ApiHandler = (
-  event: APIGatewayProxyEventV2,
-  context: Context,
-) => Promise<APIGatewayProxyStructuredResultV2>;
+export type { ApiHandler };
 
 const routesByKey = new Map<string, RouteDefinition>(ROUTES.map((route) => [routeKey(route), route]));
 

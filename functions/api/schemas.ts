@@ -11,11 +11,12 @@ import {
   UPGRADE_STRATEGIES,
 } from '#core/auto-upgrade/settings.ts';
 import { SOURCES, TenantPolicyPatchSchema, TenantPolicySchema } from '#core/policy.ts';
+import { TENANT_ID_PATTERN } from '#core/tenant-id.ts';
 import { isUniqueIdentifier } from '#core/unique-identifier.ts';
 
 export const TenantId = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "_" and "-", 1–63 characters');
+  .regex(TENANT_ID_PATTERN, 'lowercase letters, digits, "_" and "-", 1–63 characters');
 export const KeyId = z.string().regex(/^key_[A-Za-z0-9_-]{1,40}$/, 'a key id like key_abc');
 export const SignerKeyId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_", "-", 1–64');
 export const UniqueIdentifier = z

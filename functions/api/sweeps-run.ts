@@ -6,8 +6,8 @@
  */
 import { ProblemError } from '#core/errors.ts';
 import { runSweep } from '#services/sweep-run.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { SweepBody } from './schemas.ts';
 
 export const handler = apiHandler(

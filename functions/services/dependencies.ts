@@ -1,6 +1,6 @@
 /**
- * The resolver's candidate port over the package catalog (DESIGN §6), and the fetching of missing
- * dependencies from their sources while resolving ("fetch missing deps").
+ * The resolver's candidate port over the package catalog (docs/design.md#dependencies), and the
+ * fetching of missing dependencies from their sources while resolving ("fetch missing deps").
  *
  * Every catalogued version of a plugin becomes a candidate whose requirements are its manifest
  * `dependencies`. A `github` dependency names a release asset, not a plugin: with a fetcher it is
@@ -10,10 +10,10 @@
  */
 import { listInstalledPlugins } from '#adapters/dynamo/installations.ts';
 import { findPackage, listPluginVersions } from '#adapters/dynamo/packages.ts';
-import type { Page } from '#adapters/dynamo/signers.ts';
 import type { PackageRecord } from '#core/catalog.ts';
 import { ConflictError, ProblemError } from '#core/errors.ts';
 import { DependencySchema, type ManifestDependency } from '#core/manifest.ts';
+import type { Page } from '#core/page.ts';
 import {
   type Candidate,
   type CandidatePort,

@@ -4,7 +4,6 @@
  * approval decisions that answer the workflow's task token.
  */
 import { ulid } from 'ulid';
-import type { Caller } from '#adapters/dynamo/api-keys.ts';
 import {
   approvalTaskToken,
   createDeployment,
@@ -15,13 +14,15 @@ import {
 } from '#adapters/dynamo/deployments.ts';
 import {
   findInstallation,
-  LeaseHeldError,
   listInstalledPlugins,
   releaseLease,
   takeLease,
 } from '#adapters/dynamo/installations.ts';
 import { workflowEngine } from '#adapters/workflow.ts';
+import { getConfig } from '#config/runtime-config.ts';
+import type { Caller } from '#core/caller.ts';
 import { configDigest, type PluginConfig, sealConfig } from '#core/deploy/config-seal.ts';
+import { LeaseHeldError } from '#core/deploy/errors.ts';
 import type { Deployment, DeploymentOperation, DeploymentPlan } from '#core/deploy/model.ts';
 import { leaseExpiry, leaseState, RESERVATION_GRACE_SECONDS } from '#core/deploy/plan.ts';
 import type { PlanRequest, StoredInstallation } from '#core/deploy/ports.ts';
@@ -58,8 +59,7 @@ export interface StartOptions {
 
 /** How long an approval may wait when the request does not say (`PLUGINOPS_APPROVAL_TIMEOUT_SECONDS`). */
 export function defaultApprovalTimeoutSeconds(): number {
-  const configured = Number(process.env.PLUGINOPS_APPROVAL_TIMEOUT_SECONDS);
-  return Number.isInteger(configured) && configured > 0 ? configured : 24 * 60 * 60;
+  return getConfig().approvalTimeoutSeconds;
 }
 
 export function actorOf(caller: Pick<Caller, 'keyId'> | { system: string }): string {

@@ -6,7 +6,6 @@
  */
 
 import { writeFile } from 'node:fs/promises';
-import type { Caller } from '#adapters/dynamo/api-keys.ts';
 import { findPackage, findPackageBySha256, putPackage } from '#adapters/dynamo/packages.ts';
 import { loadAllSigners } from '#adapters/dynamo/signers.ts';
 import { getStoredPolicy } from '#adapters/dynamo/tenants.ts';
@@ -15,6 +14,7 @@ import { openFileByteSource } from '#adapters/file-byte-source.ts';
 import { putFileOnce } from '#adapters/s3/blob-store.ts';
 import { withTempFile } from '#adapters/temp-file.ts';
 import { ASSETS_PREFIX, BUNDLE_EXTENSION, readBundle } from '#core/bundle.ts';
+import type { Caller } from '#core/caller.ts';
 import {
   type PackageRecord,
   type PackageSignature,

@@ -3,15 +3,15 @@
  * Downloads are size-capped while streaming, so a lying source cannot fill the disk.
  */
 import { writeFile } from 'node:fs/promises';
-import type { Caller } from '#adapters/dynamo/api-keys.ts';
 import { findUploadSession } from '#adapters/dynamo/uploads.ts';
 import { createGithubClient } from '#adapters/github-client.ts';
 import { createMarketplaceClient } from '#adapters/marketplace-client.ts';
 import { downloadObjectToFile } from '#adapters/s3/blob-store.ts';
 import { withTempFile } from '#adapters/temp-file.ts';
+import { getConfig } from '#config/runtime-config.ts';
+import type { Caller } from '#core/caller.ts';
 import { InvalidPackageError, NotFoundError, PackageTooLargeError } from '#core/errors.ts';
 import { DEFAULT_PACKAGE_LIMITS } from '#core/package/limits.ts';
-import { getConfig } from '#shared/config.ts';
 import { type PublishOutcome, type PublishResult, publishFile, publishPackageFile } from './publish.ts';
 
 export const MAX_PACKAGE_BYTES = DEFAULT_PACKAGE_LIMITS.maxPackageBytes;

@@ -8,14 +8,6 @@ import {
 import { findDeployment, listDeployments } from '#adapters/dynamo/deployments.ts';
 import { listInstalledPlugins } from '#adapters/dynamo/installations.ts';
 import { listPluginVersions } from '#adapters/dynamo/packages.ts';
-import { getStoredPolicy } from '#adapters/dynamo/tenants.ts';
-import { publishEvent } from '#adapters/events.ts';
-import type { CatalogVersion } from '#core/auto-upgrade/plan.ts';
-import type { Deployment, DeploymentStatus } from '#core/deploy/model.ts';
-import { effectivePolicy } from '#core/policy.ts';
-import { startDeployment } from './deploy.ts';
-import { stagePolicyDefaults } from './stage.ts';
-import { SWEEP_ACTOR, type SweepPorts } from './sweep.ts';
 import {
   claimUpgradeAlert,
   closeWave,
@@ -23,7 +15,14 @@ import {
   findRollouts,
   putSweepRun,
   recordWaveDeployment,
-} from './sweep-store.ts';
+} from '#adapters/dynamo/sweep-store.ts';
+import { getStoredPolicy } from '#adapters/dynamo/tenants.ts';
+import { publishEvent } from '#adapters/events.ts';
+import type { CatalogVersion } from '#core/auto-upgrade/plan.ts';
+import type { Deployment, DeploymentStatus } from '#core/deploy/model.ts';
+import { startDeployment } from './deploy.ts';
+import { tenantCanaryPolicy } from './stage.ts';
+import { SWEEP_ACTOR, type SweepPorts } from './sweep.ts';
 
 const PAGE = 100;
 
@@ -79,7 +78,7 @@ export function sweepPorts(): SweepPorts {
       return [...failed, ...rolledBack];
     },
     async canaryPolicy(tenantId) {
-      return effectivePolicy(stagePolicyDefaults(), await getStoredPolicy(tenantId)).canary;
+      return tenantCanaryPolicy(await getStoredPolicy(tenantId));
     },
     async lastRun(tenantId) {
       return (await listUpgradeRuns(tenantId, 1, undefined)).items[0];

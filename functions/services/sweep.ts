@@ -1,5 +1,6 @@
 /**
- * The auto-upgrade sweep (DESIGN §8, `statemachines/sweep.asl.json`), one function per state:
+ * The auto-upgrade sweep (`statemachines/sweep.asl.json`, docs/design.md#auto-upgrade-sweep), one
+ * function per state:
  *
  * 1. {@link findDueTenants} — the window elapsed at `at`, the tenants indexed under its slot
  *    (GSI2 query pages, never a scan), kept when `isSweepDue`.
@@ -15,7 +16,6 @@
  * Every function takes its I/O as {@link SweepPorts}, so the rules are unit-tested with fakes and
  * the tasks wire the DynamoDB adapters ({@link sweepPorts}).
  */
-import type { SlotEntry } from '#adapters/dynamo/auto-upgrade.ts';
 import { canaryWave, shouldHalt } from '#core/auto-upgrade/canary.ts';
 import {
   type CatalogVersion,
@@ -25,13 +25,13 @@ import {
   planAutoUpgrades,
   type SkippedPlugin,
 } from '#core/auto-upgrade/plan.ts';
+import type { Rollout, SlotEntry, SweepSummary } from '#core/auto-upgrade/records.ts';
 import type { UpgradeRunSummary } from '#core/auto-upgrade/run-summary.ts';
 import { isSweepDue, sweepWindow } from '#core/auto-upgrade/schedule.ts';
 import type { AutoUpgradeSettings } from '#core/auto-upgrade/settings.ts';
 import type { Deployment, DeploymentStatus } from '#core/deploy/model.ts';
 import { ConflictError, type Problem, toProblem, ValidationError } from '#core/errors.ts';
 import { isTransient, TransientError } from './deploy-task.ts';
-import type { Rollout, SweepSummary } from './sweep-store.ts';
 
 /** The actor of every deployment the sweep starts. */
 export const SWEEP_ACTOR = 'scheduler';
@@ -250,9 +250,10 @@ export function countFailures(failed: readonly Deployment[]): {
 
 /**
  * The hold the planner must respect. A rollback holds the build that failed; when that build
- * failed as an auto-upgrade and still has retries left, the retry budget decides instead (DESIGN
- * §8: retried on later sweeps up to N times). Holds from other deployments (a manual upgrade that
- * rolled back) always stand, and so does every hold once the budget is spent.
+ * failed as an auto-upgrade and still has retries left, the retry budget decides instead
+ * (retried on later sweeps up to N times, docs/design.md#auto-upgrade-sweep). Holds from other
+ * deployments (a manual upgrade that rolled back) always stand, and so does every hold once the
+ * budget is spent.
  */
 export function effectiveHold(
   hold: InstalledHold | undefined,

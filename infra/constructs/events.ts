@@ -15,6 +15,7 @@ import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources'
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ENV } from '#config/names.ts';
 import { dropEntry, outboxRelayEntry } from '../lambda/entries.ts';
 import type { StageConfig } from '../stages.ts';
 import { grantExistenceChecks, grantObjects, grantTable } from './access.ts';
@@ -60,7 +61,7 @@ export class Events extends Construct {
       stage,
       entry: dropEntry(),
       description: 'pluginops drop folder: publishes packages copied under drop/',
-      environment: { ...props.environment, PLUGINOPS_EVENT_BUS: this.bus.eventBusName },
+      environment: { ...props.environment, [ENV.eventBus]: this.bus.eventBusName },
       // Downloading, hashing and storing a 50 MB package.
       timeout: Duration.minutes(5),
       memorySize: 1024,
@@ -108,7 +109,7 @@ export class Events extends Construct {
       stage,
       entry: outboxRelayEntry(),
       description: 'pluginops outbox relay: main table stream (event items) → the stage bus',
-      environment: { ...props.environment, PLUGINOPS_EVENT_BUS: this.bus.eventBusName },
+      environment: { ...props.environment, [ENV.eventBus]: this.bus.eventBusName },
       timeout: Duration.minutes(1),
       memorySize: 256,
     });

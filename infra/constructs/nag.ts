@@ -10,7 +10,7 @@ export const NAG_REASONS = {
   nodeRuntime:
     'pluginops pins Node.js 22 (package.json engines, node@22 toolchain); moving to a newer Lambda runtime is a deliberate, tested upgrade.',
   apiAuthorization:
-    'Every non-public route authenticates in the function: bearer API keys stored as SHA-256 hashes with tenant and scopes (DESIGN §9). Public routes (health, OpenAPI) are public by design.',
+    'Every non-public route authenticates in the function: bearer API keys stored as SHA-256 hashes with tenant and scopes (docs/design.md). Public routes (health, OpenAPI) are public by design.',
   tableIndexes:
     'Query on the table\'s own GSIs ("<table arn>/index/*"); the wildcard covers only this table\'s indexes.',
   bucketPrefixes:

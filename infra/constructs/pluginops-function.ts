@@ -12,6 +12,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ENV } from '#config/names.ts';
 import { BUNDLE_OPTIONS, PROJECT_ROOT } from '../lambda/bundling.ts';
 import type { LambdaEntry } from '../lambda/entries.ts';
 import { SECRET_ARNS_VARIABLE } from '../runtime/load-secrets.ts';
@@ -107,8 +108,8 @@ export class PluginopsFunction extends Construct {
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: 'pluginops',
         POWERTOOLS_LOG_LEVEL: stage.logLevel,
-        PLUGINOPS_LOG_LEVEL: stage.logLevel,
-        PLUGINOPS_STAGE: stage.name,
+        [ENV.logLevel]: stage.logLevel,
+        [ENV.stage]: stage.name,
         ...(hasSecrets ? { [SECRET_ARNS_VARIABLE]: Stack.of(this).toJsonString(secretArns) } : {}),
       },
       bundling: {

@@ -30,7 +30,7 @@ import { actionsOf, resourcesFor, roleStatements, type SynthesizedStage, synthSt
 const DEPLOY_ASL_PATH = join(DEFAULT_STATEMACHINES_DIR, 'deploy.asl.json');
 const DEPLOY_ASL = readFileSync(DEPLOY_ASL_PATH, 'utf8');
 
-/** The states the deploy workflow is made of (DESIGN §7); the synthesized definition must keep them. */
+/** The deploy workflow's states (docs/design.md#deploy-workflow); the synthesized definition keeps them. */
 const DEPLOY_STATES = [
   'Resolve',
   'Verify',

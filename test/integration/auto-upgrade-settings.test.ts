@@ -304,7 +304,7 @@ describe('sweep-side adapter on DynamoDB Local', () => {
       saved[name] = process.env[name];
       process.env[name] = value;
     }
-    (await import('#shared/config.ts')).resetConfigCache();
+    (await import('#config/runtime-config.ts')).resetConfigCache();
     const created = await call('POST', '/v1/tenants', { key: operator, json: { tenant_id: fresh } });
     expect(created.status).toBe(201);
   });
@@ -314,7 +314,7 @@ describe('sweep-side adapter on DynamoDB Local', () => {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }
-    (await import('#shared/config.ts')).resetConfigCache();
+    (await import('#config/runtime-config.ts')).resetConfigCache();
   });
 
   it('indexes a new tenant with its defaults at creation, once, and never over its own settings', async () => {

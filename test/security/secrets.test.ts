@@ -1,5 +1,5 @@
 /**
- * Secrets never leak (DESIGN §9, issue 10): a private local stack in this process at DEBUG log
+ * Secrets never leak (docs/design.md#security, issue 10): a private local stack in this process at DEBUG log
  * level runs a workload that issues API keys and deploys with a secret-looking plugin config,
  * while every write to stdout/stderr (Powertools logs, gateway request lines, console) is captured.
  * Then the logs, the events file, every response, both DynamoDB tables and every file under the

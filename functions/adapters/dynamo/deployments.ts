@@ -23,12 +23,12 @@ import type {
 import type { DeploymentChange } from '#core/deploy/ports.ts';
 import { ConflictError, NotFoundError, type Problem } from '#core/errors.ts';
 import type { DomainEvent } from '#core/events.ts';
+import type { Page } from '#core/page.ts';
 import { documentClientInstance, mainTableName } from './client.ts';
 import { isConditionalFailure } from './conditions.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { keys } from './keys.ts';
 import { queryPrefixPage } from './query-page.ts';
-import type { Page } from './signers.ts';
 
 const HIDDEN = ['PK', 'SK', 'GSI2PK', 'GSI2SK', 'type', 'task_token', 'config_sealed'] as const;
 

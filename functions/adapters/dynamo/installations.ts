@@ -6,15 +6,16 @@
  */
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { outboxPut } from '#adapters/events.ts';
+import { LeaseHeldError } from '#core/deploy/errors.ts';
 import type { Hold, Lease, RevisionOutcome } from '#core/deploy/model.ts';
 import type { ApplyRevisionInput, StoredInstallation, StoredRevision } from '#core/deploy/ports.ts';
 import { ConflictError } from '#core/errors.ts';
+import type { Page } from '#core/page.ts';
 import { documentClientInstance, mainTableName } from './client.ts';
 import { isConditionalFailure } from './conditions.ts';
 import { timelineClauses } from './deployments.ts';
 import { keys } from './keys.ts';
 import { queryPrefixPage } from './query-page.ts';
-import type { Page } from './signers.ts';
 
 export type { InstallationState, StoredInstallation, StoredRevision } from '#core/deploy/ports.ts';
 
@@ -24,18 +25,6 @@ function strip<T>(item: Record<string, unknown>): T {
   const record = { ...item };
   for (const name of HIDDEN) delete record[name];
   return record as T;
-}
-
-/** The lease is someone else's and still valid. */
-export class LeaseHeldError extends ConflictError {
-  readonly holder: string;
-  constructor(pluginId: string, holder: string, expiresAt: string) {
-    super(`${pluginId} is being changed by deployment ${holder} (lease until ${expiresAt}).`, {
-      extensions: { deployment_id: holder },
-    });
-    this.name = 'LeaseHeldError';
-    this.holder = holder;
-  }
 }
 
 export async function findInstallation(

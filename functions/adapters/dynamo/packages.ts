@@ -2,22 +2,17 @@
  * The package catalog. Publishing writes the package, its bytes index, its version entry and the
  * plugin's catalog entry in one transaction, so a package is either fully catalogued or absent.
  */
-import {
-  BatchGetCommand,
-  GetCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { PackageRecord, PluginSummary } from '#core/catalog.ts';
 import { ConflictError } from '#core/errors.ts';
+import type { Page } from '#core/page.ts';
 import { versionSortKey } from '#core/version.ts';
+import { batchGetItems } from './batch-get.ts';
 import { documentClientInstance, mainTableName } from './client.ts';
 import { failedTransactionItem, isConditionalFailure } from './conditions.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { keys } from './keys.ts';
 import { queryPrefixPage } from './query-page.ts';
-import type { Page } from './signers.ts';
 
 const STRIP = ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'type'] as const;
 
@@ -193,7 +188,6 @@ export async function listPluginVersions(
   limit: number,
   cursor: string | undefined,
 ): Promise<Page<PackageRecord>> {
-  const client = documentClientInstance();
   const page = await queryPrefixPage({
     partition: keys.pluginVersionsPartition(pluginId),
     scope: `versions:${pluginId}`,
@@ -203,16 +197,10 @@ export async function listPluginVersions(
   });
   const identifiers = page.items.map((item) => item.unique_identifier as string);
   const full = new Map<string, PackageRecord>();
-  if (identifiers.length > 0) {
-    const { Responses } = await client.send(
-      new BatchGetCommand({
-        RequestItems: { [mainTableName()]: { Keys: identifiers.map((id) => keys.package(id)) } },
-      }),
-    );
-    for (const item of Responses?.[mainTableName()] ?? []) {
-      const record = toRecord(item);
-      full.set(record.unique_identifier, record);
-    }
+  // Throttling may leave keys unprocessed; batchGetItems asks again (and throws rather than drop).
+  for (const item of await batchGetItems(identifiers.map((id) => keys.package(id)))) {
+    const record = toRecord(item);
+    full.set(record.unique_identifier, record);
   }
   return {
     items: identifiers.flatMap((id) => {

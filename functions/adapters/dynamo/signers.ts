@@ -1,7 +1,8 @@
 import { ConflictError } from '#core/errors.ts';
+import type { Page } from '#core/page.ts';
 import { putIfAbsent } from './conditions.ts';
 import { keys } from './keys.ts';
-import { type Page, queryPrefixPage } from './query-page.ts';
+import { queryPrefixPage } from './query-page.ts';
 
 export interface Signer {
   key_id: string;
@@ -9,8 +10,6 @@ export interface Signer {
   description: string | null;
   created_at: string;
 }
-
-export type { Page } from './query-page.ts';
 
 export async function createSigner(signer: Signer): Promise<Signer> {
   const created = await putIfAbsent({ ...keys.signer(signer.key_id), type: 'signer', ...signer });

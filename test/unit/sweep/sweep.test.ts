@@ -4,12 +4,16 @@
  * test/integration/auto-upgrade-sweep.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import type { SlotEntry } from '#adapters/dynamo/auto-upgrade.ts';
+import { ENV } from '#config/names.ts';
+import { readRuntimeConfig } from '#config/runtime-config.ts';
 import type { CatalogVersion } from '#core/auto-upgrade/plan.ts';
+import type { Rollout, SlotEntry, SweepSummary } from '#core/auto-upgrade/records.ts';
 import type { UpgradeRunSummary } from '#core/auto-upgrade/run-summary.ts';
 import { defaultAutoUpgradeSettings } from '#core/auto-upgrade/settings.ts';
 import type { Deployment, DeploymentStatus } from '#core/deploy/model.ts';
 import { ConflictError, ValidationError } from '#core/errors.ts';
+import type { TenantPolicy } from '#core/policy.ts';
+import { stagePolicyDefaults, tenantCanaryPolicy } from '#services/stage.ts';
 import {
   type AutoUpgradeAlert,
   type CanaryPolicy,
@@ -26,7 +30,6 @@ import {
   upgradeTenant,
   waveOutcome,
 } from '#services/sweep.ts';
-import type { Rollout, SweepSummary } from '#services/sweep-store.ts';
 
 const NOW = new Date('2026-03-02T10:16:30Z');
 const uid = (name: string, version: string) =>
@@ -424,6 +427,62 @@ describe('decideWaves', () => {
   it('counts a wave as done only when every deployment is final', () => {
     expect(waveOutcome(['succeeded', 'rolled_back'])).toEqual({ done: true, attempted: 2, failed: 1 });
     expect(waveOutcome(['succeeded', 'running']).done).toBe(false);
+  });
+});
+
+describe('stage canary', () => {
+  /** The sweep's canary port as `sweepPorts` wires it, over in-memory stored policies. */
+  function withStageCanary(f: Fake, env: NodeJS.ProcessEnv, stored: Record<string, Partial<TenantPolicy>>) {
+    const defaults = stagePolicyDefaults(readRuntimeConfig(env));
+    f.ports.canaryPolicy = async (tenant) => tenantCanaryPolicy(stored[tenant] ?? {}, defaults);
+  }
+
+  async function sweepOf(f: Fake, tenants: string[]) {
+    for (const tenant of tenants) withTool(f, tenant);
+    const plans = await Promise.all(
+      tenants.map((tenant) => planTenant({ tenant: due(tenant), at: NOW.toISOString() }, f.ports)),
+    );
+    return (await decideWaves({ at: NOW.toISOString(), window: WINDOW, plans }, f.ports)).plans;
+  }
+
+  it('applies the stage canary to tenants that set none', async () => {
+    const f = fake();
+    withStageCanary(
+      f,
+      { [ENV.canaryFirstWavePercent]: '25', [ENV.canaryHaltFailurePercent]: '10' },
+      { own: { canary: { percent: 100, failure_threshold: 50 } } },
+    );
+    const decided = await sweepOf(f, ['t1', 't2', 't3', 't4']);
+    expect(decided.every((plan) => plan.canary?.percent === 25)).toBe(true);
+    const rollout = f.rollouts.get(V101) as Rollout;
+    expect(rollout).toMatchObject({ status: 'wave', percent: 25, failure_threshold: 10 });
+    expect(rollout.wave_tenants).toHaveLength(1);
+    const waiting = decided.filter((plan) => plan.skipped.some((skip) => skip.reason === 'canary-pending'));
+    expect(waiting).toHaveLength(3);
+  });
+
+  it("keeps a tenant's own canary over the stage's", async () => {
+    const f = fake();
+    withStageCanary(
+      f,
+      { [ENV.canaryFirstWavePercent]: '25', [ENV.canaryHaltFailurePercent]: '10' },
+      { own: { canary: { percent: 100, failure_threshold: 50 } } },
+    );
+    const [plan] = await sweepOf(f, ['own']);
+    expect(plan?.canary).toEqual({ percent: 100, failure_threshold: 50 });
+  });
+
+  it('upgrades everyone at once when the stage sets no canary', async () => {
+    const f = fake();
+    withStageCanary(f, {}, {});
+    const decided = await sweepOf(f, ['t1', 't2', 't3', 't4']);
+    expect(f.rollouts.size).toBe(0);
+    expect(decided.map((plan) => plan.upgrade.map((step) => step.to))).toEqual([
+      [V101],
+      [V101],
+      [V101],
+      [V101],
+    ]);
   });
 });
 
