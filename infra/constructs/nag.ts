@@ -22,6 +22,8 @@ export const NAG_REASONS = {
   cdkCustomResource:
     'CDK-managed custom resource (bucket notifications / auto-delete objects) with its CDK-defined runtime and AWSLambdaBasicExecutionRole; not pluginops code and only runs during deployments.',
   dropDlq: 'This queue is itself the dead-letter queue of the drop function and its EventBridge target.',
+  streamList:
+    'dynamodb:ListStreams has no resource-level permissions (AWS documents Resource "*"); reading the records is limited to the main table stream.',
   outboxDlq:
     'This queue is itself the on-failure destination of the outbox relay (events that failed every delivery attempt).',
   secretRotation:

@@ -221,7 +221,8 @@ const TASK_BASE: TaskAccess = {
   table: 'read-write',
   objects: [],
   checksObjects: false,
-  putEvents: true,
+  // Events are items of the main table (the outbox); only the outbox relay puts them on the bus.
+  putEvents: false,
   probesRuntime: false,
   startsMachines: [],
   secrets: [],
