@@ -19,6 +19,11 @@ export interface RuntimeConfig {
   /** Base URL of the marketplace (Dify's, or another pluginops stage's `/v1/marketplace`). */
   marketplaceUrl: string;
   marketplaceToken: string | undefined;
+  /**
+   * `PLUGINOPS_MARKETPLACE_PUBLIC=true`: this stage's Dify marketplace protocol is readable by
+   * anyone at `<api>/marketplace/public/`; otherwise only with a marketplace token in the path.
+   */
+  marketplacePublic: boolean;
   /** Platform (Dify) version used when a tenant policy does not set one. */
   defaultPlatformVersion: string;
   /**
@@ -50,6 +55,7 @@ export function getConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
     githubToken: env.PLUGINOPS_GITHUB_TOKEN || undefined,
     marketplaceUrl: (env.PLUGINOPS_MARKETPLACE_URL ?? 'https://marketplace.dify.ai').replace(/\/+$/, ''),
     marketplaceToken: env.PLUGINOPS_MARKETPLACE_TOKEN || undefined,
+    marketplacePublic: env.PLUGINOPS_MARKETPLACE_PUBLIC === 'true',
     defaultPlatformVersion: env.PLUGINOPS_PLATFORM_VERSION ?? '1.9.0',
     cursorSecret: env.PLUGINOPS_CURSOR_SECRET || processCursorSecret,
     runtimeUrl: env.PLUGINOPS_RUNTIME_URL ? env.PLUGINOPS_RUNTIME_URL.replace(/\/+$/, '') : undefined,

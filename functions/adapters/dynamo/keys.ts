@@ -21,6 +21,10 @@
  * | auto-upgrade alert| TENANT#<t>             | UPGRADE_ALERT#<uid>         |                          |
  * | rollout (canary)  | ROLLOUT#<uid>          | META                        |                          |
  * | sweep run         | SWEEP                  | RUN#<iso run_at>            |                          |
+ * | marketplace token | MKTTOKEN#<sha256>      | META                        |                          |
+ * | token (by id)     | MARKETPLACE_TOKENS     | TOKEN#<token_id>            |                          |
+ * | deprecation       | PLUGIN#<author/name>   | DEPRECATION                 |                          |
+ * | install count     | PACKAGE#<uid>          | INSTALLS                    |                          |
  */
 
 export interface ItemKey {
@@ -102,4 +106,12 @@ export const keys = {
   rollout: (uniqueIdentifier: string): ItemKey => ({ PK: `ROLLOUT#${uniqueIdentifier}`, SK: META }),
   sweepRun: (runAt: string): ItemKey => ({ PK: 'SWEEP', SK: `RUN#${runAt}` }),
   sweepRunsPartition: () => ({ PK: 'SWEEP', skPrefix: 'RUN#' }) as const,
+  marketplaceTokenByHash: (tokenHash: string): ItemKey => ({ PK: `MKTTOKEN#${tokenHash}`, SK: META }),
+  marketplaceToken: (tokenId: string): ItemKey => ({ PK: 'MARKETPLACE_TOKENS', SK: `TOKEN#${tokenId}` }),
+  marketplaceTokensPartition: () => ({ PK: 'MARKETPLACE_TOKENS', skPrefix: 'TOKEN#' }) as const,
+  pluginDeprecation: (pluginId: string): ItemKey => ({ PK: `PLUGIN#${pluginId}`, SK: 'DEPRECATION' }),
+  installCount: (uniqueIdentifier: string): ItemKey => ({
+    PK: `PACKAGE#${uniqueIdentifier}`,
+    SK: 'INSTALLS',
+  }),
 } as const;
