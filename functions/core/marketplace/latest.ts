@@ -5,6 +5,7 @@
  * 1. **One build per version.** A version may have several builds (same `author/name:version`,
  *    different checksums — e.g. re-signed). The build that stands for the version is the one
  *    published **first** (earliest `published_at`, ties broken by the smaller unique identifier).
+ *    (Builds without a publication time keep the order they are given in.)
  *    It never changes once a version is served, so a later re-publish cannot swap the bytes
  *    behind `…/{org}/{name}/{version}/download`.
  * 2. **Latest version.** The highest version by semver precedence that is not a pre-release; only
@@ -51,6 +52,8 @@ export function latestBuild<T extends CatalogBuild>(builds: readonly T[]): T | u
 }
 
 function comparePublication(a: CatalogBuild, b: CatalogBuild): number {
+  // Without publication times, the order given stands (the earlier listed build wins).
+  if (a.published_at === undefined && b.published_at === undefined) return 0;
   const at = a.published_at ?? '\uffff';
   const bt = b.published_at ?? '\uffff';
   if (at !== bt) return at < bt ? -1 : 1;
