@@ -194,6 +194,20 @@ describe('Dify’s marketplace client against the token base URL', () => {
   });
 });
 
+describe('the catalog API shows Dify’s category', () => {
+  it('derives it from the manifest on every package answer', async () => {
+    const one = await call('GET', `/v1/packages/${encodeURIComponent(get('search').uid)}`, { key: operator });
+    expect(one.body.category).toBe('tool');
+    const versions = await call('GET', `/v1/plugins/${org}/search/versions`, { key: operator });
+    expect(versions.body.items.map((item: { category: string }) => item.category)).toEqual([
+      'tool',
+      'tool',
+      'tool',
+      'tool',
+    ]);
+  });
+});
+
 describe('access: the token is the only way in, and it only reads', () => {
   const endpoints = (marketplace: string) => [
     () =>
