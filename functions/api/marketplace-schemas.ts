@@ -91,3 +91,9 @@ export const Deprecation = z.object({
   alternative_plugin_id: z.string(),
   deprecated_at: z.string(),
 });
+
+/** `GET /v1/packages/{unique_identifier}/readmes`. */
+export const PackageReadmes = z.object({
+  unique_identifier: z.string(),
+  readmes: z.record(z.string(), z.string()).describe('Markdown by language: en_US is README.md.'),
+});

@@ -32,6 +32,7 @@ const OPERATIONS: Record<RouteHandlerName, Operation> = {
   'packages-publish': { body: s.PublishBody, responses: { 200: s.Published, 201: s.Published } },
   'packages-publish-raw': { rawBody: true, responses: { 200: s.Published, 201: s.Published } },
   'packages-get': { params: s.PackageParams, responses: { 200: s.Package } },
+  'packages-readmes': { params: s.PackageParams, responses: { 200: m.PackageReadmes } },
   'plugins-list': { query: s.PluginsQuery, responses: { 200: s.pageOf(s.PluginSummary) } },
   'plugin-versions-list': {
     params: s.PluginParams,

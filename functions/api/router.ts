@@ -36,6 +36,7 @@ const LOADERS: Record<RouteHandlerName, () => HandlerModule> = {
   'packages-publish': () => import('./packages-publish.ts'),
   'packages-publish-raw': () => import('./packages-publish-raw.ts'),
   'packages-get': () => import('./packages-get.ts'),
+  'packages-readmes': () => import('./packages-readmes.ts'),
   'plugins-list': () => import('./plugins-list.ts'),
   'plugin-versions-list': () => import('./plugin-versions-list.ts'),
   'marketplace-download': () => import('./marketplace-download.ts'),

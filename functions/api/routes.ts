@@ -113,6 +113,13 @@ export const ROUTES = [
   },
   {
     method: 'GET',
+    path: '/v1/packages/{unique_identifier}/readmes',
+    handler: 'packages-readmes',
+    group: 'catalog-read',
+    summary: 'READMEs of a package by language (README.md, readme/README_<lang>.md)',
+  },
+  {
+    method: 'GET',
     path: '/v1/plugins',
     handler: 'plugins-list',
     group: 'catalog-read',

@@ -55,6 +55,7 @@ beforeAll(async () => {
     ['search-1.1.0-second', 'search', '1.1.0', { 'NOTES.md': 'rebuilt\n' }],
     ['search-beta', 'search', '1.2.0-beta', {}],
     ['legacy', 'legacy', '0.1.0', {}],
+    ['docs', 'docs', '1.0.0', { 'readme/README_ja_JP.md': '# ドキュメント\n' }],
   ];
   for (const [label, name, version, extra] of plan) {
     const bytes = await pkg(name, version, extra);
@@ -205,6 +206,30 @@ describe('the catalog API shows Dify’s category', () => {
       'tool',
       'tool',
     ]);
+  });
+});
+
+describe('the catalog API serves READMEs when present', () => {
+  it('answers README.md as en_US and readme/README_<lang>.md by language', async () => {
+    const response = await call('GET', `/v1/packages/${encodeURIComponent(get('docs').uid)}/readmes`, {
+      key: operator,
+    });
+    expect(response.status, response.text).toBe(200);
+    expect(response.body.readmes).toEqual({
+      en_US: '# Demo\n\nA demo tool plugin.\n',
+      ja_JP: '# ドキュメント\n',
+    });
+  });
+
+  it('publishes a package without README (as Dify installs it) and answers no READMEs', async () => {
+    const uid = await publish(
+      await buildPackage({
+        manifest: { author: org, name: 'bare', version: '1.0.0', meta: { version: '1.0.0' } } as never,
+        files: { 'README.md': null },
+      }),
+    );
+    const response = await call('GET', `/v1/packages/${encodeURIComponent(uid)}/readmes`, { key: operator });
+    expect(response.body).toEqual({ unique_identifier: uid, readmes: {} });
   });
 });
 

@@ -1,6 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { type CatalogBuild, latestBuild, preferredBuild } from '#core/marketplace/latest.ts';
-import { redactMarketplacePath } from '#core/marketplace/token.ts';
+import { PUBLIC_MARKETPLACE_SEGMENT, redactMarketplacePath } from '#core/marketplace/token.ts';
+import { authorizeMarketplace } from '#services/marketplace.ts';
+import { resetConfigCache } from '#shared/config.ts';
 
 const build = (version: string, id: string, published_at?: string): CatalogBuild => ({
   version,
@@ -49,5 +51,24 @@ describe('redactMarketplacePath', () => {
       '/marketplace/<redacted>/api/v1/plugins/batch',
     );
     expect(redactMarketplacePath('/v1/plugins')).toBe('/v1/plugins');
+  });
+});
+
+describe('authorizeMarketplace without a token', () => {
+  afterEach(() => {
+    delete process.env.PLUGINOPS_MARKETPLACE_PUBLIC;
+    resetConfigCache();
+  });
+
+  it('opens /marketplace/public/ only when the stage makes the marketplace public', async () => {
+    resetConfigCache();
+    await expect(authorizeMarketplace(PUBLIC_MARKETPLACE_SEGMENT)).rejects.toMatchObject({
+      slug: 'not-found',
+    });
+    process.env.PLUGINOPS_MARKETPLACE_PUBLIC = 'true';
+    resetConfigCache();
+    await expect(authorizeMarketplace(PUBLIC_MARKETPLACE_SEGMENT)).resolves.toBeUndefined();
+    // An API key in the token's place is never a marketplace token.
+    await expect(authorizeMarketplace(`po_${'a'.repeat(43)}`)).rejects.toMatchObject({ slug: 'not-found' });
   });
 });
