@@ -100,6 +100,11 @@ export const DIFY_ACCEPTED_CORPUS: readonly CorpusPlugin[] = [
       ].join('\n'),
       'tools/google_search.py': 'from dify_plugin import Tool\n',
     },
+    // Fields only Dify's packager CLI restricts; the daemon installs them.
+    {
+      repo: 'git+ssh://git@github.com/langgenius/dify-official-plugins',
+      privacy: `docs/${'p'.repeat(300)}.md`,
+    },
   ),
   // The daemon's own `openai.difypkg` layout: a model provider with glob-listed models and
   // position files, icons per language, and no README.
