@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { RouteDefinition } from '#api/routes.ts';
 import { ProblemError } from '#core/errors.ts';
+import { redactMarketplacePath } from '#core/marketplace/token.ts';
 import { problemResponse } from '#shared/http-response.ts';
 import { buildApiGatewayEvent, createLambdaContext, createRouteMatcher } from './api-event.ts';
 
@@ -60,7 +61,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       inFlight--;
       options.logger.request({
         method: req.method,
-        path: (req.url ?? '/').split('?')[0],
+        // Marketplace tokens live in the path: never log them.
+        path: redactMarketplacePath((req.url ?? '/').split('?')[0] ?? '/'),
         status: res.statusCode,
         ms: Math.round((performance.now() - started) * 10) / 10,
         requestId,
@@ -259,7 +261,9 @@ function writeResult(
   if (result.cookies !== undefined && result.cookies.length > 0) res.setHeader('set-cookie', result.cookies);
   if (!res.hasHeader('content-type') && body.length > 0) res.setHeader('content-type', 'application/json');
   res.setHeader('apigw-requestid', requestId);
-  res.setHeader('content-length', body.length);
+  // A HEAD answer has no body but states the size of what GET would send.
+  const headLength = body.length === 0 ? result.headers?.['content-length'] : undefined;
+  res.setHeader('content-length', headLength === undefined ? body.length : String(headLength));
   res.statusCode = result.statusCode ?? 200;
   res.end(body);
 }

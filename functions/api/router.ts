@@ -34,6 +34,7 @@ const LOADERS: Record<RouteHandlerName, () => HandlerModule> = {
   'packages-publish': () => import('./packages-publish.ts'),
   'packages-publish-raw': () => import('./packages-publish-raw.ts'),
   'packages-get': () => import('./packages-get.ts'),
+  'packages-readmes': () => import('./packages-readmes.ts'),
   'plugins-list': () => import('./plugins-list.ts'),
   'plugin-versions-list': () => import('./plugin-versions-list.ts'),
   'marketplace-download': () => import('./marketplace-download.ts'),
@@ -51,6 +52,17 @@ const LOADERS: Record<RouteHandlerName, () => HandlerModule> = {
   'installation-hold-delete': () => import('./installation-hold-delete.ts'),
   'sweeps-run': () => import('./sweeps-run.ts'),
   'rollout-halt-delete': () => import('./rollout-halt-delete.ts'),
+  'marketplace-dify-download': () => import('./marketplace-dify-download.ts'),
+  'marketplace-dify-download-by-id': () => import('./marketplace-dify-download-by-id.ts'),
+  'marketplace-dify-batch': () => import('./marketplace-dify-batch.ts'),
+  'marketplace-dify-manifest': () => import('./marketplace-dify-manifest.ts'),
+  'marketplace-dify-install-count': () => import('./marketplace-dify-install-count.ts'),
+  'marketplace-dify-icon': () => import('./marketplace-dify-icon.ts'),
+  'marketplace-tokens-create': () => import('./marketplace-tokens-create.ts'),
+  'marketplace-tokens-list': () => import('./marketplace-tokens-list.ts'),
+  'marketplace-tokens-revoke': () => import('./marketplace-tokens-revoke.ts'),
+  'plugin-deprecation-put': () => import('./plugin-deprecation-put.ts'),
+  'plugin-deprecation-delete': () => import('./plugin-deprecation-delete.ts'),
 };
 
 const handlers = new Map<string, Promise<ApiHandler>>();

@@ -10,6 +10,7 @@ import {
   UPGRADE_MODES,
   UPGRADE_STRATEGIES,
 } from '#core/auto-upgrade/settings.ts';
+import { PLUGIN_CATEGORIES } from '#core/plugin-category.ts';
 import { SOURCES, TenantPolicyPatchSchema, TenantPolicySchema } from '#core/policy.ts';
 import { TENANT_ID_PATTERN } from '#core/tenant-id.ts';
 import { isUniqueIdentifier } from '#core/unique-identifier.ts';
@@ -119,6 +120,9 @@ export const Package = z.object({
   source: z.object({ type: z.enum(SOURCES) }).loose(),
   dependencies: z.array(z.unknown()),
   published_at: z.string(),
+  category: z
+    .enum(PLUGIN_CATEGORIES)
+    .describe("Dify's category: tool > model > datasource > agent-strategy > trigger > extension."),
 });
 
 /** Publishing a `.difybndl`: the bundle (not catalogued itself) and every package it embeds. */

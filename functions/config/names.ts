@@ -22,6 +22,7 @@ export const ENV = {
   githubToken: 'PLUGINOPS_GITHUB_TOKEN',
   marketplaceUrl: 'PLUGINOPS_MARKETPLACE_URL',
   marketplaceToken: 'PLUGINOPS_MARKETPLACE_TOKEN',
+  marketplacePublic: 'PLUGINOPS_MARKETPLACE_PUBLIC',
   platformVersion: 'PLUGINOPS_PLATFORM_VERSION',
   cursorSecret: 'PLUGINOPS_CURSOR_SECRET',
   /** Key that seals tenant plugin config (32 bytes, base64). */

@@ -22,6 +22,11 @@ export interface RuntimeConfig {
   /** Base URL of the marketplace (Dify's, or another pluginops stage's `/v1/marketplace`). */
   marketplaceUrl: string;
   marketplaceToken: string | undefined;
+  /**
+   * `PLUGINOPS_MARKETPLACE_PUBLIC=true`: this stage's Dify marketplace protocol is readable by
+   * anyone at `<api>/marketplace/public/`; otherwise only with a marketplace token in the path.
+   */
+  marketplacePublic: boolean;
   /** Platform (Dify) version used when a tenant policy does not set one. */
   defaultPlatformVersion: string;
   /**
@@ -99,6 +104,7 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
     githubToken: env[ENV.githubToken] || undefined,
     marketplaceUrl: (env[ENV.marketplaceUrl] ?? 'https://marketplace.dify.ai').replace(/\/+$/, ''),
     marketplaceToken: env[ENV.marketplaceToken] || undefined,
+    marketplacePublic: env[ENV.marketplacePublic] === 'true',
     defaultPlatformVersion: env[ENV.platformVersion] ?? '1.9.0',
     cursorSecret: env[ENV.cursorSecret] || processCursorSecret,
     runtimeUrl: env[ENV.runtimeUrl]?.replace(/\/+$/, '') || undefined,

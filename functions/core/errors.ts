@@ -14,6 +14,7 @@ export const PROBLEM_CATALOG = {
   'validation-failed': { status: 400, title: 'Validation failed' },
   'invalid-package': { status: 422, title: 'Invalid package' },
   'invalid-manifest': { status: 422, title: 'Invalid manifest' },
+  'invalid-declaration': { status: 422, title: 'Invalid plugin declaration' },
   'package-too-large': { status: 413, title: 'Package too large' },
   'unsafe-archive': { status: 422, title: 'Unsafe archive' },
   'signature-invalid': { status: 422, title: 'Signature invalid' },

@@ -230,10 +230,10 @@ export const ManifestSchema = z.looseObject({
   meta: MetaSchema,
   created_at: CreatedAtSchema,
   tags: z.array(z.enum(PLUGIN_TAGS)).nullish(),
-  privacy: z.string().max(256).nullish(),
-  repo: z
-    .union([z.literal(''), z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' })])
-    .nullish(),
+  // The daemon sets no length on `privacy` and accepts any absolute URL as `repo` (go-playground
+  // `url`); only Dify's packager CLI is stricter, and the install path is what counts.
+  privacy: z.string().nullish(),
+  repo: z.union([z.literal(''), z.url({ message: 'must be an absolute URL' })]).nullish(),
   dependencies: z.array(DependencySchema).max(256).nullish(),
 });
 

@@ -7,6 +7,7 @@ import {
 } from '#adapters/dynamo/auto-upgrade.ts';
 import { findDeployment, listDeployments } from '#adapters/dynamo/deployments.ts';
 import { listInstalledPlugins } from '#adapters/dynamo/installations.ts';
+import { findDeprecation } from '#adapters/dynamo/marketplace.ts';
 import { listPluginVersions } from '#adapters/dynamo/packages.ts';
 import {
   claimUpgradeAlert,
@@ -32,7 +33,11 @@ async function listCatalog(pluginId: string): Promise<CatalogVersion[]> {
   do {
     const page = await listPluginVersions(pluginId, PAGE, cursor);
     for (const record of page.items) {
-      versions.push({ version: record.version, unique_identifier: record.unique_identifier });
+      versions.push({
+        version: record.version,
+        unique_identifier: record.unique_identifier,
+        published_at: record.published_at,
+      });
     }
     cursor = page.next_cursor ?? undefined;
   } while (cursor !== undefined);
@@ -70,6 +75,7 @@ export function sweepPorts(): SweepPorts {
       );
     },
     listCatalog,
+    findDeprecation,
     async listFailedAutoUpgrades(tenantId) {
       const [failed, rolledBack] = await Promise.all([
         listByStatus(tenantId, 'failed'),

@@ -31,6 +31,7 @@ import { isSweepDue, sweepWindow } from '#core/auto-upgrade/schedule.ts';
 import type { AutoUpgradeSettings } from '#core/auto-upgrade/settings.ts';
 import type { Deployment, DeploymentStatus } from '#core/deploy/model.ts';
 import { ConflictError, type Problem, toProblem, ValidationError } from '#core/errors.ts';
+import type { PluginDeprecation } from '#core/marketplace/declaration.ts';
 import { isTransient, TransientError } from './deploy-task.ts';
 
 /** The actor of every deployment the sweep starts. */
@@ -126,6 +127,10 @@ export interface SweepPorts {
   ): Promise<{ items: SlotEntry[]; next_cursor: string | null }>;
   listInstalled(tenantId: string): Promise<Array<InstalledPlugin & { status: string; hold?: InstalledHold }>>;
   listCatalog(pluginId: string): Promise<CatalogVersion[]>;
+  /** The operator's deprecation of a plugin, if any (the sweep never upgrades a deprecated plugin). */
+  findDeprecation(
+    pluginId: string,
+  ): Promise<Pick<PluginDeprecation, 'reason' | 'alternative_plugin_id'> | undefined>;
   /** The tenant's auto-upgrade deployments that ended `failed` or `rolled_back`. */
   listFailedAutoUpgrades(tenantId: string): Promise<Deployment[]>;
   canaryPolicy(tenantId: string): Promise<CanaryPolicy | null>;
@@ -282,9 +287,15 @@ export async function planTenant(
   const failures = countFailures(failedDeployments);
   const catalog = new Map<string, CatalogVersion[]>();
   const pluginIds = [...new Set(installed.map((entry) => entry.plugin_id))];
-  const versions = await Promise.all(pluginIds.map((pluginId) => ports.listCatalog(pluginId)));
+  const [versions, deprecated] = await Promise.all([
+    Promise.all(pluginIds.map((pluginId) => ports.listCatalog(pluginId))),
+    Promise.all(pluginIds.map((pluginId) => ports.findDeprecation(pluginId))),
+  ]);
+  const deprecations = new Map<string, Pick<PluginDeprecation, 'reason' | 'alternative_plugin_id'>>();
   pluginIds.forEach((pluginId, index) => {
     catalog.set(pluginId, versions[index] ?? []);
+    const deprecation = deprecated[index];
+    if (deprecation !== undefined) deprecations.set(pluginId, deprecation);
   });
 
   const plan = planAutoUpgrades({
@@ -296,6 +307,7 @@ export async function planTenant(
       hold: effectiveHold(entry.hold ?? undefined, failures),
     })),
     catalog,
+    deprecations,
     failures: failures.counts,
   });
 

@@ -22,6 +22,10 @@
  * | rollout (canary)  | ROLLOUT#<uid>          | META                        |                          |
  * | sweep run         | SWEEP                  | RUN#<iso run_at>            |                          |
  * | outbox event      | EVENT#<event_id>       | META                        | (TTL 7 days)             |
+ * | marketplace token | MKTTOKEN#<sha256>      | META                        |                          |
+ * | token (by id)     | MARKETPLACE_TOKENS     | TOKEN#<token_id>            |                          |
+ * | deprecation       | PLUGIN#<author/name>   | DEPRECATION                 |                          |
+ * | install count     | PACKAGE#<uid>          | INSTALLS                    |                          |
  */
 
 export interface ItemKey {
@@ -105,4 +109,12 @@ export const keys = {
   /** Outbox: one item per domain event, delivered from the table's stream (adapters/events.ts). */
   outboxEvent: (eventId: string): ItemKey => ({ PK: `EVENT#${eventId}`, SK: META }),
   sweepRunsPartition: () => ({ PK: 'SWEEP', skPrefix: 'RUN#' }) as const,
+  marketplaceTokenByHash: (tokenHash: string): ItemKey => ({ PK: `MKTTOKEN#${tokenHash}`, SK: META }),
+  marketplaceToken: (tokenId: string): ItemKey => ({ PK: 'MARKETPLACE_TOKENS', SK: `TOKEN#${tokenId}` }),
+  marketplaceTokensPartition: () => ({ PK: 'MARKETPLACE_TOKENS', skPrefix: 'TOKEN#' }) as const,
+  pluginDeprecation: (pluginId: string): ItemKey => ({ PK: `PLUGIN#${pluginId}`, SK: 'DEPRECATION' }),
+  installCount: (uniqueIdentifier: string): ItemKey => ({
+    PK: `PACKAGE#${uniqueIdentifier}`,
+    SK: 'INSTALLS',
+  }),
 } as const;

@@ -32,7 +32,7 @@ export interface PackageLimits {
 /** The defaults from docs/design.md#security. */
 export const DEFAULT_PACKAGE_LIMITS: PackageLimits = Object.freeze({
   maxPackageBytes: 50 * MiB,
-  maxUnpackedBytes: 500 * MiB,
+  maxUnpackedBytes: 50 * MiB,
   maxEntries: 10_000,
   maxManifestBytes: 256 * KiB,
   maxCompressionRatio: 100,

@@ -49,6 +49,7 @@ interface Fake {
     }>
   >;
   catalog: Map<string, CatalogVersion[]>;
+  deprecations: Map<string, { reason: string; alternative_plugin_id: string }>;
   failed: Map<string, Deployment[]>;
   canary: Map<string, CanaryPolicy>;
   runs: Map<string, UpgradeRunSummary[]>;
@@ -69,6 +70,7 @@ function fake(): Fake {
     slots: new Map(),
     installed: new Map(),
     catalog: new Map(),
+    deprecations: new Map(),
     failed: new Map(),
     canary: new Map(),
     runs: new Map(),
@@ -91,6 +93,7 @@ function fake(): Fake {
     },
     listInstalled: async (t) => f.installed.get(t) ?? [],
     listCatalog: async (p) => f.catalog.get(p) ?? [],
+    findDeprecation: async (p) => f.deprecations.get(p),
     listFailedAutoUpgrades: async (t) => f.failed.get(t) ?? [],
     canaryPolicy: async (t) => f.canary.get(t) ?? null,
     lastRun: async (t) => f.runs.get(t)?.at(-1),
@@ -266,6 +269,21 @@ describe('failures and holds', () => {
 });
 
 describe('planTenant', () => {
+  it('skips a plugin the operator deprecated, with the reason in the plan', async () => {
+    const f = fake();
+    withTool(f, 't');
+    f.deprecations.set('acme/tool', { reason: 'Use acme/tool2.', alternative_plugin_id: 'acme/tool2' });
+    const plan = await planTenant({ tenant: due('t'), at: NOW.toISOString() }, f.ports);
+    expect(plan.upgrade).toEqual([]);
+    expect(plan.skipped).toEqual([
+      expect.objectContaining({
+        plugin_id: 'acme/tool',
+        reason: 'deprecated',
+        detail: expect.stringContaining('Use acme/tool2.'),
+      }),
+    ]);
+  });
+
   it('plans by strategy and retries a failed target while attempts are left, reporting the last failure', async () => {
     const f = fake();
     withTool(f, 't', { hold: { unique_identifier: V101, deployment_id: '01A' } });
