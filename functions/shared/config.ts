@@ -30,6 +30,8 @@ export interface RuntimeConfig {
   runtimeUrl: string | undefined;
   /** Deadline of one probe across its retries, in ms (`PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS`, default 5000). */
   runtimeProbeTimeoutMs: number;
+  /** How long a verified API key or tenant stays cached per process (`PLUGINOPS_AUTH_CACHE_TTL_MS`, default 5000; 0 = off). */
+  authCacheTtlMs: number;
 }
 
 const processCursorSecret = randomBytes(32).toString('base64url');
@@ -56,6 +58,10 @@ export function getConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
     runtimeProbeTimeoutMs:
       Number(env.PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS) > 0
         ? Number(env.PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS)
+        : 5_000,
+    authCacheTtlMs:
+      Number(env.PLUGINOPS_AUTH_CACHE_TTL_MS) >= 0 && env.PLUGINOPS_AUTH_CACHE_TTL_MS?.trim()
+        ? Number(env.PLUGINOPS_AUTH_CACHE_TTL_MS)
         : 5_000,
   };
   if (env === process.env) cached = config;

@@ -5,11 +5,11 @@
  */
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { type Caller, findCaller } from '#adapters/dynamo/api-keys.ts';
-import { findTenant } from '#adapters/dynamo/tenants.ts';
+import type { Caller } from '#adapters/dynamo/api-keys.ts';
 import { TenantId } from '#api/schemas.ts';
 import { isApiKeyShape, type Scope } from '#core/api-keys.ts';
 import { NotFoundError, ProblemError } from '#core/errors.ts';
+import { authCache } from '#shared/auth-cache.ts';
 
 export interface AuthOptions {
   /** Scope the route needs, or `public`. */
@@ -48,7 +48,7 @@ export function authenticate(
     if (token === undefined) {
       throw new ProblemError('unauthorized', 'Send an API key as "Authorization: Bearer <key>".');
     }
-    const caller = isApiKeyShape(token) ? await findCaller(token) : undefined;
+    const caller = isApiKeyShape(token) ? await authCache().caller(token) : undefined;
     if (caller === undefined) throw new ProblemError('unauthorized', 'The API key is unknown or revoked.');
     if (options.operatorOnly && caller.tenantId !== null) {
       throw new ProblemError('forbidden', 'Only operator keys may call this route.');
@@ -62,7 +62,7 @@ export function authenticate(
         throw new NotFoundError('The tenant does not exist.');
       // A malformed id names no tenant; checking first also keeps oversized ids (DynamoDB caps
       // partition keys at 2 KiB) from turning into a 500 on the lookup.
-      if (!TenantId.safeParse(tenantId).success || (await findTenant(tenantId)) === undefined)
+      if (!TenantId.safeParse(tenantId).success || !(await authCache().tenantExists(tenantId)))
         throw new NotFoundError('The tenant does not exist.');
     }
     (request.event as AuthenticatedEvent).pluginopsCaller = caller;
