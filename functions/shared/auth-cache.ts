@@ -2,7 +2,7 @@
  * A per-process cache of verified API keys and existing tenants, so an authenticated request does
  * not pay two DynamoDB reads before its real work.
  *
- * Bounds (docs/decisions/005-auth-cache.md):
+ * Bounds (docs/decisions/006-auth-cache.md):
  * - Short-lived: an entry lives `authCacheTtlMs` (default 5 s, `PLUGINOPS_AUTH_CACHE_TTL_MS`;
  *   `0` turns the cache off). A key revoked through another process (another Lambda instance)
  *   fails in this one at most that long after the revocation commits. A revocation handled by

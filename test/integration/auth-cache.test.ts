@@ -2,7 +2,7 @@
  * The per-process auth cache against the shared local stack: a key revoked through the API fails
  * on the very next request; a key revoked by another process (written straight to DynamoDB, as
  * another Lambda instance would) fails within the documented bound (PLUGINOPS_AUTH_CACHE_TTL_MS,
- * default 5 s — docs/decisions/005-auth-cache.md).
+ * default 5 s — docs/decisions/006-auth-cache.md).
  */
 import { randomBytes } from 'node:crypto';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
