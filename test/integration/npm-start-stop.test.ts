@@ -30,12 +30,18 @@ afterAll(async () => {
 });
 
 /** A base port whose four neighbours (API, DynamoDB, S3, plugin host) are free right now. */
+const claimed = new Set<number>();
 async function freeBasePort(): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt += 1) {
     const port = await findFreePort();
     if (port > 65_000) continue;
     const ports = [port, port + 1, port + 2, port + 3];
-    if ((await Promise.all(ports.map(isPortFree))).every(Boolean)) return port;
+    // The cases run concurrently: never hand out a port another case was given.
+    if (ports.some((candidate) => claimed.has(candidate))) continue;
+    if ((await Promise.all(ports.map(isPortFree))).every(Boolean)) {
+      for (const candidate of ports) claimed.add(candidate);
+      return port;
+    }
   }
   throw new Error('no four consecutive free ports');
 }
@@ -151,7 +157,8 @@ async function startAndStop(
   await run.exited;
 }
 
-describe('npm start stops completely when stopped by PID', () => {
+// Each case starts its own stack on its own ports: they run side by side.
+describe.concurrent('npm start stops completely when stopped by PID', () => {
   it('kill -TERM <npm pid> stops tsx, node and DynamoDB Local and frees every port', async () => {
     await startAndStop('npm', ['start', '--silent'], 'npm-term', (run) => run.child.kill('SIGTERM'));
   }, 180_000);
