@@ -17,7 +17,7 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const RUN_DEADLINE_MS = 240_000;
 
 /** The bodies of the README's ```sh walkthrough blocks, in order. */
-export function walkthroughBlocks(readme: string): string[] {
+function walkthroughBlocks(readme: string): string[] {
   return [...readme.matchAll(/^```sh walkthrough\n([\s\S]*?)^```$/gm)].map((match) => match[1] as string);
 }
 
