@@ -3,6 +3,7 @@
  * (API.md "Running locally"); everything else lives in local/stack.ts.
  */
 import { LocalStackError } from './errors.ts';
+import { watchAncestors } from './parent-watch.ts';
 import { parsePort } from './ports.ts';
 import { DEFAULT_PORT, type LocalStack, startLocalStack } from './stack.ts';
 
@@ -68,6 +69,12 @@ function handleShutdown(stack: LocalStack): void {
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
+  process.on('SIGHUP', shutdown);
+  // `kill <npm pid>` never reaches us (sh does not relay it): stop when whoever started us exits.
+  watchAncestors((pid) => {
+    console.log(`pluginops: parent process ${pid} exited`);
+    shutdown('SIGHUP');
+  });
   process.on('uncaughtException', (error) => {
     // DynamoDB Local is killed by its 'exit' hook; everything else dies with the process.
     console.error('pluginops: uncaught exception:', error);

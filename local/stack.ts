@@ -284,7 +284,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       logger: {
         request: (line) => {
           if (options.quiet !== true)
-            process.stdout.write(`${JSON.stringify({ level: 'info', msg: 'request', ...line })}\n`);
+            process.stdout.write(`${JSON.stringify({ level: 'INFO', msg: 'request', ...line })}\n`);
         },
         error: (message, error) => log.error(message, { error: errorText(error) }),
       },
@@ -452,8 +452,9 @@ interface Log {
 
 /** One JSON line per event, like the Lambda functions log on AWS. */
 function createLog(quiet: boolean): Log {
+  // Upper-case levels, as the Powertools logger of the handlers writes them (one casing per stream).
   const write = (stream: NodeJS.WriteStream, level: string, message: string, fields: LogFields) =>
-    stream.write(`${JSON.stringify({ level, msg: message, ...fields })}\n`);
+    stream.write(`${JSON.stringify({ level: level.toUpperCase(), msg: message, ...fields })}\n`);
   return {
     info: (message, fields) => {
       if (!quiet) write(process.stdout, 'info', message, fields);

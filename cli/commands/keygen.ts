@@ -32,7 +32,11 @@ export function keygenCommand(io: CliIo): Command {
     .option('--force', 'overwrite existing key files', false)
     .option('--json', 'print the file paths as JSON', false)
     .action(async (options: KeygenOptions) => {
+      // RSA 4096 takes seconds on a slow machine: say so before, and how long it took after.
+      const started = Date.now();
+      io.stderr(`generating a ${options.bits}-bit RSA key pair (this takes a few seconds)…\n`);
       const { privateKeyPem, publicKeyPem } = await generateSigningKeyPair(options.bits, options.format);
+      io.stderr(`generated in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
       const privatePath = resolve(options.outDir, `${options.name}.private.pem`);
       const publicPath = resolve(options.outDir, `${options.name}.public.pem`);
       const exclusive = !options.force;

@@ -50,7 +50,7 @@ interface PlanOptions extends RemoteOptions {
   stagingProfile?: string;
 }
 
-type PlanOutcome =
+export type PlanOutcome =
   | { kind: 'plan'; plan: Record<string, unknown> }
   | { kind: 'unavailable'; reason: string }
   | { kind: 'problem'; problem: Problem; error: RemoteProblemError };
@@ -202,7 +202,7 @@ async function checklistFor(
   outcome: PlanOutcome,
   staging: { tenant: string; client: ApiClient } | undefined,
 ): Promise<PackageChecklist> {
-  const uniqueIdentifier = await resolveTarget(client, target);
+  const uniqueIdentifier = plannedIdentifier(target, outcome) ?? (await resolveTarget(client, target));
   const pkg = (await client.get<PackageRecord>(`/v1/packages/${encodeURIComponent(uniqueIdentifier)}`)).body;
   const items = evaluateChecklist({
     package: pkg,
@@ -214,7 +214,24 @@ async function checklistFor(
   return { unique_identifier: uniqueIdentifier, plugin_id: pkg.plugin_id, target, items };
 }
 
-/** `author/name@range` → the newest catalog version that satisfies it (pre-releases only if the range names one). */
+/**
+ * The exact build the server's plan chose for a target, so the checklist judges what a deployment
+ * of this plan would install (the plan may keep an installed version, pick an older one to satisfy
+ * a dependency, or pick one of several builds of a version). Undefined when there is no plan.
+ */
+export function plannedIdentifier(target: string, outcome: PlanOutcome): string | undefined {
+  const parsed = parseTarget(target);
+  if ('uniqueIdentifier' in parsed) return parsed.uniqueIdentifier;
+  if (outcome.kind !== 'plan' || !Array.isArray(outcome.plan.steps)) return undefined;
+  const steps = outcome.plan.steps as Array<{ plugin_id?: unknown; unique_identifier?: unknown }>;
+  const step = steps.find((entry) => entry.plugin_id === parsed.pluginId);
+  return typeof step?.unique_identifier === 'string' ? step.unique_identifier : undefined;
+}
+
+/**
+ * Without a server plan (an older stage, or a plan the server refused): `author/name@range` → the
+ * newest catalog version that satisfies it (pre-releases only if the range names one).
+ */
 async function resolveTarget(client: ApiClient, target: string): Promise<string> {
   const parsed = parseTarget(target);
   if ('uniqueIdentifier' in parsed) return parsed.uniqueIdentifier;

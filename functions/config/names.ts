@@ -23,6 +23,7 @@ export const ENV = {
   marketplaceUrl: 'PLUGINOPS_MARKETPLACE_URL',
   marketplaceToken: 'PLUGINOPS_MARKETPLACE_TOKEN',
   marketplacePublic: 'PLUGINOPS_MARKETPLACE_PUBLIC',
+  authCacheTtlMs: 'PLUGINOPS_AUTH_CACHE_TTL_MS',
   platformVersion: 'PLUGINOPS_PLATFORM_VERSION',
   cursorSecret: 'PLUGINOPS_CURSOR_SECRET',
   /** Key that seals tenant plugin config (32 bytes, base64). */

@@ -27,6 +27,12 @@ export interface RuntimeConfig {
    * anyone at `<api>/marketplace/public/`; otherwise only with a marketplace token in the path.
    */
   marketplacePublic: boolean;
+  /**
+   * How long a verified API key (and an existing tenant) is trusted without reading DynamoDB, in ms
+   * (`PLUGINOPS_AUTH_CACHE_TTL_MS`, default 5000; 0 = no cache). A key revoked through another
+   * process is refused at most this long after.
+   */
+  authCacheTtlMs: number;
   /** Platform (Dify) version used when a tenant policy does not set one. */
   defaultPlatformVersion: string;
   /**
@@ -105,6 +111,10 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
     marketplaceUrl: (env[ENV.marketplaceUrl] ?? 'https://marketplace.dify.ai').replace(/\/+$/, ''),
     marketplaceToken: env[ENV.marketplaceToken] || undefined,
     marketplacePublic: env[ENV.marketplacePublic] === 'true',
+    authCacheTtlMs:
+      env[ENV.authCacheTtlMs] !== undefined && Number(env[ENV.authCacheTtlMs]) >= 0
+        ? Number(env[ENV.authCacheTtlMs])
+        : 5_000,
     defaultPlatformVersion: env[ENV.platformVersion] ?? '1.9.0',
     cursorSecret: env[ENV.cursorSecret] || processCursorSecret,
     runtimeUrl: env[ENV.runtimeUrl]?.replace(/\/+$/, '') || undefined,

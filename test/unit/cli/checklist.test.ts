@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Deployment, PackageRecord, TenantPolicy } from '#cli/api-types.ts';
 import { type ChecklistInput, checklistFailed, evaluateChecklist } from '#cli/checklist.ts';
 import { formatTimeOfDay, parseTimeOfDay } from '#cli/commands/auto-upgrade.ts';
-import { parseTarget, planRejects } from '#cli/commands/plan.ts';
+import { parseTarget, plannedIdentifier, planRejects } from '#cli/commands/plan.ts';
 
 const UID = `acme/demo:1.0.0@${'c'.repeat(64)}`;
 const pkg: PackageRecord = {
@@ -144,5 +144,50 @@ describe('argument parsing', () => {
     expect(
       planRejects({ checks: [{ unique_identifier: UID, ok: true, dependencies: { status: 'pass' } }] }),
     ).toEqual([]);
+  });
+});
+
+describe('checklist signature_verified agrees with the server Verify', () => {
+  const item = (input: Partial<ChecklistInput>) =>
+    evaluateChecklist({
+      package: pkg,
+      policy,
+      dependencies: { via: 'catalog', findings: [] },
+      current: { installation: undefined, lastDeployment: undefined },
+      ...input,
+    }).find((entry) => entry.id === 'signature_verified');
+
+  it('passes an unsigned package as "not required" on a tenant that does not require signatures', () => {
+    expect(
+      item({
+        package: { ...pkg, signature: { status: 'unsigned' } },
+        policy: { ...policy, require_signature: false },
+      }),
+    ).toMatchObject({ status: 'pass', automatic: true, detail: 'not required (package is unsigned)' });
+  });
+
+  it('still fails an unsigned package where the tenant requires signatures', () => {
+    expect(item({ package: { ...pkg, signature: { status: 'unsigned' } } })).toMatchObject({
+      status: 'fail',
+      detail: 'the package is unsigned and the tenant requires signatures',
+    });
+  });
+});
+
+describe('plannedIdentifier', () => {
+  const chosen = `acme/demo:1.2.0@${'a'.repeat(64)}`;
+  const plan = {
+    kind: 'plan' as const,
+    plan: { steps: [{ plugin_id: 'acme/demo', action: 'install', unique_identifier: chosen }] },
+  };
+
+  it('judges the build the server plan chose for a range target', () => {
+    expect(plannedIdentifier('acme/demo@^1.2', plan)).toBe(chosen);
+  });
+
+  it('keeps an exact identifier as given, and has no answer without a plan', () => {
+    expect(plannedIdentifier(UID, plan)).toBe(UID);
+    expect(plannedIdentifier('acme/demo@^1.2', { kind: 'unavailable', reason: 'old stage' })).toBeUndefined();
+    expect(plannedIdentifier('acme/other@^1', plan)).toBeUndefined();
   });
 });

@@ -734,6 +734,8 @@ interface Scenario {
   make: () => InMemoryDeployPorts;
   old: string | null;
   new: string;
+  /** Dependencies the plan changes along with alpha. */
+  others?: Array<{ plugin: string; old: string | null; new: string }>;
 }
 
 const SCENARIOS: Scenario[] = [
@@ -743,6 +745,38 @@ const SCENARIOS: Scenario[] = [
     make: () => world({ installed: A1.unique_identifier, target: A2.unique_identifier }),
     old: A1.unique_identifier,
     new: A2.unique_identifier,
+  },
+  {
+    name: 'install with a new dependency',
+    make: () => {
+      const mem = world();
+      mem.addPackage(B1);
+      mem.dependencies.set(A1.unique_identifier, [BETA]);
+      return mem;
+    },
+    old: null,
+    new: A1.unique_identifier,
+    others: [{ plugin: BETA, old: null, new: B1.unique_identifier }],
+  },
+  {
+    name: 'upgrade with a dependency upgrade',
+    make: () => {
+      const mem = new InMemoryDeployPorts();
+      for (const record of [A1, A2, B1, B2]) mem.addPackage(record);
+      mem.dependencies.set(A2.unique_identifier, [B2.unique_identifier]);
+      mem.install(T, BETA, B1.unique_identifier);
+      mem.install(T, ALPHA, A1.unique_identifier);
+      mem.addDeployment({
+        deployment_id: D,
+        tenant_id: T,
+        operation: 'upgrade',
+        target: { plugin_id: ALPHA, unique_identifier: A2.unique_identifier },
+      });
+      return mem;
+    },
+    old: A1.unique_identifier,
+    new: A2.unique_identifier,
+    others: [{ plugin: BETA, old: B1.unique_identifier, new: B2.unique_identifier }],
   },
 ];
 
@@ -766,24 +800,35 @@ function assertOldOrNew(mem: InMemoryDeployPorts, scenario: Scenario): 'old' | '
   expect(deployment).toBeDefined();
   const status = deployment?.status ?? 'pending';
   expect(FINAL_STATUSES.has(status), `deployment left ${status}`).toBe(true);
-  const installation = mem.installation(T, ALPHA);
-  const installed = installation?.status === 'installed' ? installation.unique_identifier : null;
-  expect(installation?.lock, 'a lease left behind').toBeUndefined();
-  expect(mem.running(T, ALPHA), 'the runtime disagrees with the installation').toBe(installed);
-  for (const revision of [...mem.revisionItems.values()]) {
-    expect(revision.outcome, `revision ${revision.revision} left pending`).not.toBe('pending');
+  const plugins = [{ plugin: ALPHA, old: scenario.old, new: scenario.new }, ...(scenario.others ?? [])];
+  const installedOf = (plugin: string) => {
+    const installation = mem.installation(T, plugin);
+    return installation?.status === 'installed' ? installation.unique_identifier : null;
+  };
+  for (const { plugin } of plugins) {
+    expect(mem.installation(T, plugin)?.lock, `a lease of ${plugin} left behind`).toBeUndefined();
+    expect(mem.running(T, plugin), `the runtime disagrees with ${plugin}'s installation`).toBe(
+      installedOf(plugin),
+    );
   }
-  const started = count(mem, 'Deployment Started');
-  expect(started).toBeLessThanOrEqual(1);
+  for (const revision of [...mem.revisionItems.values()]) {
+    expect(revision.outcome, `revision ${revision.plugin_id}#${revision.revision} left pending`).not.toBe(
+      'pending',
+    );
+  }
+  expect(count(mem, 'Deployment Started')).toBeLessThanOrEqual(1);
   if (status === 'succeeded') {
-    expect(installed).toBe(scenario.new);
-    expect(mem.revision(T, ALPHA, installation?.revision ?? 0)?.outcome).toBe('succeeded');
+    for (const { plugin, new: wanted } of plugins) {
+      expect(installedOf(plugin), `${plugin} after success`).toBe(wanted);
+      const installation = mem.installation(T, plugin);
+      expect(mem.revision(T, plugin, installation?.revision ?? 0)?.outcome).toBe('succeeded');
+    }
     expect(count(mem, 'Deployment Succeeded')).toBe(1);
     expect(count(mem, 'Deployment Failed') + count(mem, 'Deployment Rolled Back')).toBe(0);
-    expect(count(mem, 'Installation Changed')).toBe(1);
+    expect(count(mem, 'Installation Changed')).toBe(plugins.length);
     return 'new';
   }
-  expect(installed).toBe(scenario.old);
+  for (const { plugin, old } of plugins) expect(installedOf(plugin), `${plugin} after failure`).toBe(old);
   expect(count(mem, 'Deployment Succeeded')).toBe(0);
   expect(count(mem, 'Deployment Failed') + count(mem, 'Deployment Rolled Back')).toBeGreaterThanOrEqual(1);
   expect(deployment?.error).toBeDefined();
@@ -809,23 +854,26 @@ const FAULTS = [
 ];
 
 /**
- * BUG (functions/services/deploy-workflow.ts, `release`): Release finalizes the revision as
- * succeeded and gives the lease back *before* it marks the deployment succeeded. A failure that is
- * not retried away after the lease is gone (the final read or status write) sends the run to
- * Rollback, whose `applyRevision` needs the lease: it fails with a ConflictError, and Alert marks
- * the deployment failed ("the automatic rollback did not complete") while the new build stays
- * installed, its revision `succeeded`, unheld. The signature of that half state, asserted so that
- * any change of it (a fix included) shows up here.
+ * BUG (functions/services/deploy-workflow.ts, `release`): Release finalizes each revision as
+ * succeeded and gives each lease back *before* it marks the deployment succeeded. A failure that is
+ * not retried away once a lease is gone (a later plugin's finalize/release, the final read or the
+ * status write) sends the run to Rollback, whose `applyRevision` for that plugin needs the lease:
+ * it throws a ConflictError, and Alert marks the deployment failed ("the automatic rollback did not
+ * complete"). One plugin: the new build stays installed, its revision `succeeded`, unheld. With a
+ * dependency: the target may be restored (revision `pending`, lease still held, runtime not synced)
+ * while the dependency keeps its new build. The signature is asserted, so a change (a fix) shows.
  */
 function isReleaseHalfState(mem: InMemoryDeployPorts, run: RunResult, scenario: Scenario): boolean {
-  const installation = mem.installation(T, ALPHA);
+  const deployment = mem.deployment(T, D);
+  const stillNew = [{ plugin: ALPHA, new: scenario.new }, ...(scenario.others ?? [])].some(
+    (item) => mem.installation(T, item.plugin)?.unique_identifier === item.new,
+  );
   return (
-    mem.deployment(T, D)?.status === 'failed' &&
-    installation?.unique_identifier === scenario.new &&
-    mem.revision(T, ALPHA, installation.revision)?.outcome === 'succeeded' &&
-    installation.hold === undefined &&
+    deployment?.status === 'failed' &&
+    /automatic rollback did not complete/.test(deployment.error?.detail ?? '') &&
     (run.state.rollback_error as { Error?: string } | undefined)?.Error === 'ConflictError' &&
-    mem.running(T, ALPHA) === scenario.new
+    stillNew &&
+    count(mem, 'Deployment Succeeded') === 0
   );
 }
 
@@ -871,7 +919,7 @@ describe('a fault at each port call ends fully old or fully new', () => {
         expect(outcomes).toHaveLength(calls.length);
         // Only faults Release cannot retry away, after its lease was given back, reach the half state.
         if (fault.times === 1 && fault.kind.startsWith('transient')) expect(releaseHalfStates).toEqual([]);
-        else expect(releaseHalfStates.length).toBeLessThanOrEqual(2);
+        else expect(releaseHalfStates.length).toBeLessThanOrEqual(4);
       });
     }
   }
@@ -899,6 +947,18 @@ describe('known bugs (it.fails: remove `.fails` once fixed)', () => {
     const run = await runWorkflow(mem);
     expect(run.path.at(-1)).toBe('Alert');
     assertOldOrNew(mem, scenario);
+  });
+
+  it.fails('Release failing between two plugins leaves no lease, pending revision or stale runtime', async () => {
+    const scenario = SCENARIOS[2] as Scenario;
+    const mem = scenario.make();
+    // Release handles beta (the dependency) first; finalizing alpha's revision fails for good.
+    mem.failOn('installations.finalizeRevision', { nth: 2, error: new Error('boom') });
+    const run = await runWorkflow(mem);
+    expect(run.path.at(-1)).toBe('Alert');
+    expect(mem.installation(T, ALPHA)?.lock).toBeUndefined();
+    expect(mem.running(T, ALPHA)).toBe(mem.installation(T, ALPHA)?.unique_identifier ?? null);
+    expect(mem.revision(T, ALPHA, mem.installation(T, ALPHA)?.revision ?? 0)?.outcome).not.toBe('pending');
   });
 
   it.fails('an expired lease whose settling fails once is still settled on the retry', async () => {
