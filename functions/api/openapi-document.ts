@@ -80,6 +80,10 @@ const OPERATIONS: Record<RouteHandlerName, Operation> = {
   'installation-hold-delete': { params: s.InstallationParams, responses: { 204: null } },
   'sweeps-run': { body: s.SweepBody, responses: { 200: s.SweepRun, 202: s.SweepRun } },
   'rollout-halt-delete': { params: s.RolloutParams, responses: { 200: s.Rollout } },
+  'me-get': { responses: { 200: s.Me } },
+  'tenants-list': { query: s.ListQuery, responses: { 200: s.pageOf(s.Tenant) } },
+  'keys-list': { params: s.TenantParams, query: s.ListQuery, responses: { 200: s.pageOf(s.KeySummary) } },
+  'signers-delete': { params: s.SignerParams, responses: { 204: null } },
 };
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {

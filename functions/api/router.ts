@@ -53,6 +53,10 @@ const LOADERS: Record<RouteHandlerName, () => HandlerModule> = {
   'installation-hold-delete': () => import('./installation-hold-delete.ts'),
   'sweeps-run': () => import('./sweeps-run.ts'),
   'rollout-halt-delete': () => import('./rollout-halt-delete.ts'),
+  'me-get': () => import('./me-get.ts'),
+  'tenants-list': () => import('./tenants-list.ts'),
+  'keys-list': () => import('./keys-list.ts'),
+  'signers-delete': () => import('./signers-delete.ts'),
 };
 
 const handlers = new Map<string, Promise<ApiHandler>>();
