@@ -57,6 +57,7 @@ const LOADERS: Record<RouteHandlerName, () => HandlerModule> = {
   'tenants-list': () => import('./tenants-list.ts'),
   'keys-list': () => import('./keys-list.ts'),
   'signers-delete': () => import('./signers-delete.ts'),
+  'package-readme-get': () => import('./package-readme-get.ts'),
 };
 
 const handlers = new Map<string, Promise<ApiHandler>>();

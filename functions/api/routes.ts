@@ -141,6 +141,13 @@ export const ROUTES = [
   },
   {
     method: 'GET',
+    path: '/v1/packages/{unique_identifier}/readme',
+    handler: 'package-readme-get',
+    group: 'catalog-read',
+    summary: "A package's README.md (untrusted markdown: sanitize before rendering)",
+  },
+  {
+    method: 'GET',
     path: '/v1/plugins',
     handler: 'plugins-list',
     group: 'catalog-read',

@@ -155,6 +155,11 @@ export const PublishedBundle = z.object({
 export const Published = z.union([Package, PublishedBundle]);
 
 export const PackageParams = z.strictObject({ unique_identifier: UniqueIdentifier });
+export const PackageReadme = z.object({
+  unique_identifier: z.string(),
+  markdown: z.string().describe('Untrusted author text: sanitize before rendering.'),
+  truncated: z.boolean(),
+});
 export const PluginsQuery = ListQuery.extend({
   q: z.string().max(128).optional(),
   author: Author.optional(),

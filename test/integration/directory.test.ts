@@ -4,8 +4,9 @@
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createApiClient } from '#test/support/api-client.ts';
+import { createApiClient, encodeId } from '#test/support/api-client.ts';
 import { stackInfo } from '#test/support/local-stack.ts';
+import { buildPackage } from '#test/support/package-builder.ts';
 
 const stack = stackInfo();
 const call = createApiClient(stack.baseUrl);
@@ -114,5 +115,37 @@ describe('DELETE /v1/signers/{key_id}', () => {
     const again = await call('DELETE', `/v1/signers/${key_id}`, { key: operator });
     expect(again.status).toBe(404);
     expect(again.headers.get('content-type')).toContain('application/problem+json');
+  });
+});
+
+describe('GET /v1/packages/{unique_identifier}/readme', () => {
+  it('returns the README from the stored bytes verbatim, as untrusted markdown', async () => {
+    const readme = '# Hostile\n\n<script>window.pwned = 1</script>\n![x](https://evil.example/x.png)\n';
+    const bytes = await buildPackage({
+      manifest: {
+        author: `dir${run}`,
+        name: 'readme',
+        version: '0.0.1',
+        meta: { version: '0.0.1' },
+      } as never,
+      files: { 'README.md': readme },
+    });
+    const published = await call('POST', '/v1/packages:raw', {
+      key: operator,
+      body: bytes,
+      headers: { 'content-type': 'application/octet-stream' },
+    });
+    expect(published.status).toBe(201);
+    const uid = published.body.unique_identifier as string;
+    const response = await call('GET', `/v1/packages/${encodeId(uid)}/readme`, { key: tenantAdmin });
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ unique_identifier: uid, markdown: readme, truncated: false });
+  });
+
+  it('is a 404 problem for an unknown package', async () => {
+    const uid = `dir${run}/none:0.0.1@${'a'.repeat(64)}`;
+    const response = await call('GET', `/v1/packages/${encodeId(uid)}/readme`, { key: operator });
+    expect(response.status).toBe(404);
+    expect(response.body.type).toBe('urn:pluginops:problem:not-found');
   });
 });
