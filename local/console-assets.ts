@@ -50,12 +50,15 @@ export function consoleSecurityHeaders(uploadOrigin: string): Record<string, str
 
 export type AssetHandler = (req: IncomingMessage, res: ServerResponse, rawPath: string) => Promise<boolean>;
 
-/** A handler for the console's files, or `undefined` when the console is not built. */
-export function consoleAssets(options: { dir: string; uploadOrigin: string }): AssetHandler | undefined {
-  if (!existsSync(join(options.dir, 'index.html'))) return undefined;
+/**
+ * A handler for the console's files. Until the console is built (it may be built after the stack
+ * started, e.g. by the e2e tests) every request falls through to the API's 404.
+ */
+export function consoleAssets(options: { dir: string; uploadOrigin: string }): AssetHandler {
   const headers = consoleSecurityHeaders(options.uploadOrigin);
   return async (req, res, rawPath) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    if (!existsSync(join(options.dir, 'index.html'))) return false;
     let relative: string;
     try {
       relative = normalize(decodeURIComponent(rawPath)).replace(/^([/\\])+/, '');
