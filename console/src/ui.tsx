@@ -163,8 +163,13 @@ export function MoreButton({ list }: { list: { next: string | null; busy: boolea
 export function formatTime(iso: string | null | undefined, timeZone?: string): string {
   if (iso === null || iso === undefined) return '—';
   return new Intl.DateTimeFormat(undefined, {
-    dateStyle: 'medium',
-    timeStyle: 'medium',
+    // dateStyle/timeStyle cannot be combined with timeZoneName, so the fields are spelled out.
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
     timeZone,
     timeZoneName: 'short',
   }).format(new Date(iso));

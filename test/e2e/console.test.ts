@@ -11,9 +11,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { ensureConsoleBuilt } from '#local/console-build.ts';
 import { REPO_ROOT } from '#local/console-paths.ts';
 import { createApiClient } from '#test/support/api-client.ts';
@@ -150,8 +151,18 @@ afterAll(async () => {
   await browser?.close();
 });
 
-describe('web console', () => {
+/** On failure, keep what the browser showed (path printed) so a red run can be read. */
+function keepFailureScreenshot(name: string): void {
+  onTestFailed(async () => {
+    const path = join(tmpdir(), `pluginops-e2e-${run}-${name.replace(/\W+/g, '-').slice(0, 40)}.png`);
+    await page?.screenshot({ path, fullPage: true }).catch(() => undefined);
+    console.error(`e2e failure screenshot: ${path}`);
+  });
+}
+
+describe('web console', { timeout: 90_000 }, () => {
   it('serves the console same-origin at / with security headers; the API stays under /v1/', async () => {
+    keepFailureScreenshot('serves the console same-origin');
     const response = await fetch(`${stack.baseUrl}/`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/html');
@@ -166,6 +177,7 @@ describe('web console', () => {
   });
 
   it('signs in with a key kept in sessionStorage only', async () => {
+    keepFailureScreenshot('signs in with a key kept in se');
     await page.goto(stack.baseUrl);
     await page.getByLabel('API key').waitFor();
     await expectAccessible('sign-in');
@@ -176,7 +188,7 @@ describe('web console', () => {
     await page.getByLabel('API key').fill(operator);
     await page.getByRole('button', { name: 'Sign in' }).click();
     for (const link of ['Catalog', 'Tenants', 'Deployments', 'Approvals', 'Auto-upgrade']) {
-      await expect(page.getByRole('link', { name: link, exact: true }).isVisible()).resolves.toBe(true);
+      await page.getByRole('link', { name: link, exact: true }).waitFor();
     }
     expect(page.url()).not.toContain(operator);
     const storage = await page.evaluate(() => {
@@ -191,6 +203,7 @@ describe('web console', () => {
   });
 
   it('publishes a dropped package with an upload progress bar, then shows its identifier', async () => {
+    keepFailureScreenshot('publishes a dropped package wi');
     const bytes = await buildPackage({ manifest: manifest('hello', '0.0.1') });
     await page.getByRole('link', { name: 'Catalog', exact: true }).click();
     const transfer = await page.evaluateHandle(
@@ -220,6 +233,7 @@ describe('web console', () => {
   });
 
   it('searches the catalog and renders a hostile README without running it or loading remote images', async () => {
+    keepFailureScreenshot('searches the catalog and rende');
     await page.getByLabel('Search plugins').fill(`${author}/host`);
     await page.getByRole('button', { name: `${author}/hostile` }).click();
     const readme = page.getByRole('article', { name: 'README' });
@@ -237,6 +251,7 @@ describe('web console', () => {
   });
 
   it('installs with a plan preview and follows the deployment timeline live', async () => {
+    keepFailureScreenshot('installs with a plan preview a');
     await openTenant();
     await page.getByLabel('Plugin to install').fill(plugin);
     await page.getByRole('button', { name: 'Install', exact: true }).click();
@@ -253,6 +268,7 @@ describe('web console', () => {
   });
 
   it('upgrades, then a failing upgrade is rolled back and the hold is shown', async () => {
+    keepFailureScreenshot('upgrades, then a failing upgra');
     await row(plugin).getByRole('button', { name: 'Upgrade' }).click();
     await deployFromDialog('0.0.2', 'Confirm upgrade');
     await waitForDeployment('succeeded');
@@ -286,6 +302,7 @@ describe('web console', () => {
   });
 
   it('rolls back to a chosen revision from the history, then clears the hold', async () => {
+    keepFailureScreenshot('rolls back to a chosen revisio');
     await row(plugin)
       .getByRole('button', { name: `History of ${plugin}` })
       .click();
@@ -306,6 +323,7 @@ describe('web console', () => {
   });
 
   it('approves a deployment awaiting approval', async () => {
+    keepFailureScreenshot('approves a deployment awaiting');
     const policy = await call('PUT', `/v1/tenants/${tenant}/policy`, {
       key: operator,
       json: { approval_required: true },
@@ -338,12 +356,14 @@ describe('web console', () => {
   });
 
   it('lists deployments of the tenant', async () => {
+    keepFailureScreenshot('lists deployments of the tenan');
     await page.getByRole('link', { name: 'Deployments', exact: true }).click();
     await page.getByRole('cell', { name: 'rolled_back' }).waitFor();
     await expectAccessible('deployments');
   });
 
   it('saves auto-upgrade settings with an IANA zone and shows the next run in both zones', async () => {
+    keepFailureScreenshot('saves auto-upgrade settings wi');
     await page.getByRole('link', { name: 'Auto-upgrade', exact: true }).click();
     await page.getByLabel('Time zone').selectOption('Asia/Tokyo');
     await page.getByLabel('Time of day').fill('04:30');
@@ -365,6 +385,7 @@ describe('web console', () => {
   });
 
   it('shows operator pages: tenants, keys without secrets, signers', async () => {
+    keepFailureScreenshot('shows operator pages: tenants,');
     await page.getByRole('link', { name: 'Tenants', exact: true }).click();
     await page.getByRole('link', { name: tenant }).waitFor();
     await expectAccessible('tenants');

@@ -1,0 +1,15 @@
+import { chromium } from 'playwright-core';
+const key = process.argv[2];
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+const page = await browser.newPage();
+page.on('console', (m) => console.log('console', m.type(), m.text()));
+page.on('pageerror', (e) => console.log('pageerror', e.message));
+page.on('response', (r) => { if (r.url().includes('/v1/')) console.log('resp', r.status(), r.url()); });
+await page.goto('http://127.0.0.1:41870/');
+await page.getByLabel('API key').fill(key);
+await page.getByRole('button', { name: 'Sign in' }).click();
+await page.getByLabel('Search plugins').fill('dbg');
+await page.getByRole('button', { name: 'dbg/hello' }).click();
+await page.waitForTimeout(2000);
+await page.screenshot({ path: '/tmp/wt18-dbg.png', fullPage: true });
+await browser.close();
