@@ -119,7 +119,9 @@ beforeAll(async () => {
           '',
           '<script>window.__pwned = "script"</script>',
           '<img src="x" onerror="window.__pwned = \'onerror\'">',
+          '',
           `![tracker](${stack.baseUrl}/remote-tracker.png)`,
+          '',
           '<a href="javascript:window.__pwned=1">click</a>',
           '',
         ].join('\n'),
@@ -365,6 +367,7 @@ describe('web console', { timeout: 90_000 }, () => {
   it('saves auto-upgrade settings with an IANA zone and shows the next run in both zones', async () => {
     keepFailureScreenshot('saves auto-upgrade settings wi');
     await page.getByRole('link', { name: 'Auto-upgrade', exact: true }).click();
+    await page.getByLabel('Time zone').waitFor();
     await page.getByLabel('Time zone').selectOption('Asia/Tokyo');
     await page.getByLabel('Time of day').fill('04:30');
     await page.getByLabel('Strategy').selectOption('latest');

@@ -91,68 +91,71 @@ function TenantAutoUpgrade({ tenantId }: { tenantId: string }) {
   return (
     <>
       <ProblemAlert problem={load.problem} />
-      <form
-        class="panel grid"
-        onSubmit={(event) => event.preventDefault()}
-        aria-label="Auto-upgrade settings"
-      >
-        <label>
-          Strategy
-          <select value={form.strategy} onChange={set('strategy')}>
-            <option value="disabled">disabled</option>
-            <option value="fix_only">fix_only (patch releases)</option>
-            <option value="latest">latest</option>
-          </select>
-        </label>
-        <label>
-          Time of day
-          <input type="time" value={form.clock} onInput={set('clock')} step={900} />
-        </label>
-        <label>
-          Time zone
-          <select value={form.zone} onChange={set('zone')}>
-            {ZONES.map((zone) => (
-              <option key={zone} value={zone}>
-                {zone}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Mode
-          <select value={form.mode} onChange={set('mode')}>
-            <option value="all">all plugins</option>
-            <option value="partial">only the included plugins</option>
-            <option value="exclude">all but the excluded plugins</option>
-          </select>
-        </label>
-        {form.mode === 'partial' && (
+      {settings === null && load.problem === null && <p>Loading settings…</p>}
+      {settings !== null && (
+        <form
+          class="panel grid"
+          onSubmit={(event) => event.preventDefault()}
+          aria-label="Auto-upgrade settings"
+        >
           <label>
-            Included plugins
-            <input value={form.include} onInput={set('include')} placeholder="author/name, …" />
+            Strategy
+            <select value={form.strategy} onChange={set('strategy')}>
+              <option value="disabled">disabled</option>
+              <option value="fix_only">fix_only (patch releases)</option>
+              <option value="latest">latest</option>
+            </select>
           </label>
-        )}
-        {form.mode === 'exclude' && (
           <label>
-            Excluded plugins
-            <input value={form.exclude} onInput={set('exclude')} placeholder="author/name, …" />
+            Time of day
+            <input type="time" value={form.clock} onInput={set('clock')} step={900} />
           </label>
-        )}
-        {session.can('admin') && (
-          <ConfirmButton
-            label="Save"
-            class="primary"
-            title="Save auto-upgrade settings?"
-            onConfirm={async () =>
-              apply(await ok(api.PUT('/v1/tenants/{tenant_id}/auto-upgrade', { params: { path }, body })))
-            }
-          >
-            <p>
-              {form.strategy} at {form.clock} {form.zone}, mode {form.mode}.
-            </p>
-          </ConfirmButton>
-        )}
-      </form>
+          <label>
+            Time zone
+            <select value={form.zone} onChange={set('zone')}>
+              {ZONES.map((zone) => (
+                <option key={zone} value={zone}>
+                  {zone}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Mode
+            <select value={form.mode} onChange={set('mode')}>
+              <option value="all">all plugins</option>
+              <option value="partial">only the included plugins</option>
+              <option value="exclude">all but the excluded plugins</option>
+            </select>
+          </label>
+          {form.mode === 'partial' && (
+            <label>
+              Included plugins
+              <input value={form.include} onInput={set('include')} placeholder="author/name, …" />
+            </label>
+          )}
+          {form.mode === 'exclude' && (
+            <label>
+              Excluded plugins
+              <input value={form.exclude} onInput={set('exclude')} placeholder="author/name, …" />
+            </label>
+          )}
+          {session.can('admin') && (
+            <ConfirmButton
+              label="Save"
+              class="primary"
+              title="Save auto-upgrade settings?"
+              onConfirm={async () =>
+                apply(await ok(api.PUT('/v1/tenants/{tenant_id}/auto-upgrade', { params: { path }, body })))
+              }
+            >
+              <p>
+                {form.strategy} at {form.clock} {form.zone}, mode {form.mode}.
+              </p>
+            </ConfirmButton>
+          )}
+        </form>
+      )}
       {settings && (
         <dl class="next-run" aria-label="Next run">
           <dt>Next run ({settings.timezone})</dt>
