@@ -34,6 +34,12 @@ export const NAG_REASONS = {
     'DescribeExecution on executions of one of the stage\'s own state machines ("…:execution:pluginops-<stage>-<machine>:*"); execution names are chosen per deployment/sweep at runtime.',
   taskTokenCallbacks:
     'states:SendTaskSuccess/SendTaskFailure do not support resource-level permissions (IAM requires "*"); the caller must hold the task token, which only the approval task stores, on this stage\'s table.',
+  consoleGeo:
+    'The console serves a multi-tenant platform used from any country; access is controlled by API keys, not geography.',
+  consoleWaf:
+    'The console is static files plus the key-authenticated API; a WAF web ACL (us-east-1 scope) is an operator choice per account, attached by ARN outside this stack.',
+  consoleCertificate:
+    'Without a custom domain CloudFront uses its default *.cloudfront.net certificate, whose TLS floor CloudFront fixes; the distribution sets TLSv1.2_2021 for when a domain and certificate are added.',
 } as const;
 
 export interface Suppression {

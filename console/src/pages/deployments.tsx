@@ -104,7 +104,8 @@ export function DeploymentPage({ tenantId, deploymentId }: { tenantId: string; d
         if (stopped) return;
         setDeployment(next);
         setProblem(null);
-        if (ENDED.has(next.status)) return;
+        // `failed` is set before the Rollback step runs: the deployment ends once no step runs.
+        if (ENDED.has(next.status) && !next.steps.some((step) => step.status === 'running')) return;
       } catch (error) {
         if (!stopped) setProblem(toProblem(error));
       }
