@@ -33,10 +33,11 @@ export interface PluginopsStackProps extends StackProps {
   consoleDir?: string;
 }
 
-/** Singleton custom-resource providers CDK adds to the stack (bucket notifications, auto-delete). */
+/** Singleton custom-resource providers CDK adds to the stack (bucket notifications, auto-delete, console upload). */
 const CDK_PROVIDER_IDS = [
   /^BucketNotificationsHandler/,
   /^Custom::S3AutoDeleteObjectsCustomResourceProvider$/,
+  /^Custom::CDKBucketDeployment/,
 ];
 
 export class PluginopsStack extends Stack {

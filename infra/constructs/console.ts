@@ -155,7 +155,8 @@ export class Console extends Construct {
     }
 
     if (props.assetsDir !== undefined && existsSync(`${props.assetsDir}/index.html`)) {
-      const deployment = new s3deploy.BucketDeployment(this, 'Deploy', {
+      // Its singleton upload function is acknowledged with the other CDK providers (pluginops-stack.ts).
+      new s3deploy.BucketDeployment(this, 'Deploy', {
         sources: [s3deploy.Source.asset(props.assetsDir, { exclude: ['.inputs-sha256'] })],
         destinationBucket: this.bucket,
         distribution: this.distribution,
@@ -163,11 +164,6 @@ export class Console extends Construct {
         prune: true,
         memoryLimit: 256,
       });
-      suppress(deployment, [
-        { id: 'AwsSolutions-IAM4', reason: NAG_REASONS.cdkCustomResource },
-        { id: 'AwsSolutions-IAM5', reason: NAG_REASONS.cdkCustomResource },
-        { id: 'AwsSolutions-L1', reason: NAG_REASONS.cdkCustomResource },
-      ]);
     } else {
       Annotations.of(this).addWarningV2(
         'pluginops:console-not-built',

@@ -20,7 +20,7 @@ export const NAG_REASONS = {
   accessLogBucket:
     'This bucket is the server-access-log destination of the package bucket; logging it to itself would loop.',
   cdkCustomResource:
-    'CDK-managed custom resource (bucket notifications / auto-delete objects) with its CDK-defined runtime and AWSLambdaBasicExecutionRole; not pluginops code and only runs during deployments.',
+    'CDK-managed custom resource (bucket notifications / auto-delete objects / console upload from the CDK asset bucket) with its CDK-defined runtime and AWSLambdaBasicExecutionRole; not pluginops code and only runs during deployments.',
   dropDlq: 'This queue is itself the dead-letter queue of the drop function and its EventBridge target.',
   secretRotation:
     'The cursor HMAC key and the source tokens are rotated by operators (docs/deploy-aws.md); automatic rotation of the GitHub/marketplace tokens is impossible (issued by a third party), rotating the cursor key invalidates open pagination cursors, and the config sealing key must not change while configs sealed with it are stored (they would no longer open).',
@@ -91,6 +91,12 @@ export function acknowledgeMatchingFindings(scope: IConstruct, patterns: Finding
 
 /** The wildcard findings pluginops accepts, each with its reason (docs/deploy-aws.md lists them). */
 export const STACK_FINDING_PATTERNS: FindingPattern[] = [
+  {
+    rule: 'AwsSolutions-IAM5',
+    finding: /^(Action::s3:[A-Za-z]+\*|Resource::.*)$/,
+    path: /\/Custom::CDKBucketDeployment[^/]*\/ServiceRole\//,
+    reason: NAG_REASONS.cdkCustomResource,
+  },
   {
     rule: 'AwsSolutions-IAM5',
     finding: /^Resource::<[^>]+\.Arn>\/index\/\*$/,
