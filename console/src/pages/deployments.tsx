@@ -22,6 +22,11 @@ export const WORKFLOW_STEPS = [
   'Rollback',
 ];
 const ENDED = new Set(['succeeded', 'failed', 'rolled_back', 'rejected']);
+const FAILED_SETTLE_POLLS = 5;
+
+function hasEnded(deployment: Deployment): boolean {
+  return ENDED.has(deployment.status) && !deployment.steps.some((step) => step.status === 'running');
+}
 
 export function DeploymentsPage() {
   const session = useSession();
@@ -93,6 +98,7 @@ export function DeploymentPage({ tenantId, deploymentId }: { tenantId: string; d
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   useEffect(() => {
     let stopped = false;
+    let settled = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const poll = async () => {
       try {
@@ -104,8 +110,12 @@ export function DeploymentPage({ tenantId, deploymentId }: { tenantId: string; d
         if (stopped) return;
         setDeployment(next);
         setProblem(null);
-        // `failed` is set before the Rollback step runs: the deployment ends once no step runs.
-        if (ENDED.has(next.status) && !next.steps.some((step) => step.status === 'running')) return;
+        if (hasEnded(next)) {
+          settled += 1;
+          // A failure after Apply reads `failed` until Rollback has restored the previous build and
+          // set `rolled_back`: a few more polls follow a `failed` before the timeline stops.
+          if (next.status !== 'failed' || settled > FAILED_SETTLE_POLLS) return;
+        }
       } catch (error) {
         if (!stopped) setProblem(toProblem(error));
       }
