@@ -397,4 +397,25 @@ describe('web console', { timeout: 90_000 }, () => {
     await expectAccessible('operator');
     await screenshot('operator');
   });
+
+  it('shows a read-only tenant key only what its scopes allow', async () => {
+    keepFailureScreenshot('read-only tenant key');
+    const issued = await call('POST', `/v1/tenants/${tenant}/keys`, {
+      key: operator,
+      json: { scopes: ['read'] },
+    });
+    expect(issued.status).toBe(201);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API key').fill(issued.body.key);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('link', { name: 'Tenants', exact: true }).click();
+    await page.getByRole('heading', { name: `Tenant ${tenant}` }).waitFor();
+    await expect.poll(() => row(plugin).textContent()).toContain('0.0.2');
+    expect(await page.getByRole('link', { name: 'Operator' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Upgrade' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Install' }).count()).toBe(0);
+    await page.getByRole('link', { name: 'Catalog', exact: true }).click();
+    await page.getByLabel('Search plugins').waitFor();
+    expect(await page.getByRole('button', { name: 'Publish' }).count()).toBe(0);
+  });
 });
