@@ -59,6 +59,8 @@ export function consoleAssets(options: { dir: string; uploadOrigin: string }): A
   return async (req, res, rawPath) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     if (!existsSync(join(options.dir, 'index.html'))) return false;
+    // Anything that looks like the API (`/v1`, `//v1//x`, `/V1/…`) stays the API's to answer.
+    if (/^\/+v1(\/|$)/i.test(rawPath)) return false;
     let relative: string;
     try {
       relative = normalize(decodeURIComponent(rawPath)).replace(/^([/\\])+/, '');

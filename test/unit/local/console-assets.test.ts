@@ -77,6 +77,9 @@ describe('consoleAssets', () => {
       expect(text, path).not.toContain('outside');
       expect(text, path).not.toBe('hash');
     }
+    for (const path of ['/v1', '//v1//tenants', '/V1/HEALTH']) {
+      expect((await fetch(`${base}${path}`)).status, path).toBe(404);
+    }
     const post = await fetch(`${base}/`, { method: 'POST', body: 'x' });
     expect(post.status).toBe(404);
   });
