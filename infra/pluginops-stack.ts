@@ -7,8 +7,10 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct, IConstruct } from 'constructs';
 import { ENV } from '#config/names.ts';
+import { CONSOLE_DIST } from '../local/console-paths.ts';
 import { Alarms } from './constructs/alarms.ts';
 import { Api } from './constructs/api.ts';
+import { Console } from './constructs/console.ts';
 import { Events } from './constructs/events.ts';
 import {
   acknowledgeMatchingFindings,
@@ -28,12 +30,15 @@ export interface PluginopsStackProps extends StackProps {
   /** Overrides for tests: where ASL files and task handlers are read from. */
   statemachinesDir?: string;
   tasksDir?: string;
+  /** The built web console (default console/dist). */
+  consoleDir?: string;
 }
 
-/** Singleton custom-resource providers CDK adds to the stack (bucket notifications, auto-delete). */
+/** Singleton custom-resource providers CDK adds to the stack (bucket notifications, auto-delete, console upload). */
 const CDK_PROVIDER_IDS = [
   /^BucketNotificationsHandler/,
   /^Custom::S3AutoDeleteObjectsCustomResourceProvider$/,
+  /^Custom::CDKBucketDeployment/,
 ];
 
 export class PluginopsStack extends Stack {
@@ -126,6 +131,18 @@ export class PluginopsStack extends Stack {
       sweepStateMachine: sweep,
     });
 
+    // The web console (S3 + CloudFront, /v1/* to the API): docs/decisions/006-web-console.md.
+    const webConsole = new Console(this, 'Console', {
+      stage,
+      httpApi: this.api.httpApi,
+      packageBucket: this.storage.bucket,
+      accessLogBucket: this.storage.accessLogBucket,
+      assetsDir: props.consoleDir ?? CONSOLE_DIST,
+    });
+    new CfnOutput(this, 'ConsoleUrl', {
+      value: webConsole.url,
+      description: 'Web console (and API under /v1/)',
+    });
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the HTTP API' });
     new CfnOutput(this, 'BucketName', {
       value: this.storage.bucket.bucketName,

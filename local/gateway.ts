@@ -12,6 +12,7 @@ import { ProblemError } from '#core/errors.ts';
 import { redactMarketplacePath } from '#core/marketplace/token.ts';
 import { problemResponse } from '#shared/http-response.ts';
 import { buildApiGatewayEvent, createLambdaContext, createRouteMatcher } from './api-event.ts';
+import type { AssetHandler } from './console-assets.ts';
 
 /** API Gateway HTTP API's hard payload limit. */
 export const MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024;
@@ -37,6 +38,8 @@ export interface GatewayOptions {
   port: number;
   logger: GatewayLogger;
   maxBodyBytes?: number;
+  /** Static files (the web console) for GET/HEAD outside /v1/; answers `false` to fall through. */
+  assets?: AssetHandler;
 }
 
 export interface Gateway {
@@ -95,6 +98,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     const rawPath = url.split('?')[0] ?? '/';
+    if (options.assets && !rawPath.startsWith('/v1/') && (await options.assets(req, res, rawPath))) return;
     const match = matcher.match(method, rawPath);
     if (match.kind === 'not-found') {
       discardBody(req);

@@ -26,6 +26,7 @@ async function main(): Promise<void> {
   });
 
   console.log(`pluginops listening on ${stack.baseUrl}`);
+  console.log(`web console: ${stack.baseUrl}/ (sign in with an API key)`);
   if (stack.bootstrapKeyCreated) {
     console.log(`bootstrap API key (operator, shown once; also in ${stack.dataDir}/bootstrap-key):`);
     console.log(`  ${stack.bootstrapKey}`);

@@ -19,6 +19,8 @@ import {
   registerBootstrapKey,
   resolveBootstrapKey,
 } from './bootstrap-key.ts';
+import { consoleAssets } from './console-assets.ts';
+import { CONSOLE_DIST } from './console-paths.ts';
 import { createDropDispatcher, type DropHandler, dropEventsFrom } from './drop-events.ts';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb.ts';
 import { LocalStackError } from './errors.ts';
@@ -281,6 +283,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dispatch: dispatchApiEvent,
       host,
       port,
+      // The web console, when built (npm start / npm test build it first: local/console-build.ts).
+      assets: consoleAssets({ dir: CONSOLE_DIST, uploadOrigin: engines.s3.endpoint }),
       logger: {
         request: (line) => {
           if (options.quiet !== true)

@@ -126,6 +126,11 @@ const OPERATIONS: Record<RouteHandlerName, Operation> = {
     responses: { 200: m.Deprecation },
   },
   'plugin-deprecation-delete': { params: m.DeprecationParams, responses: { 204: null } },
+  'me-get': { responses: { 200: s.Me } },
+  'tenants-list': { query: s.ListQuery, responses: { 200: s.pageOf(s.Tenant) } },
+  'keys-list': { params: s.TenantParams, query: s.ListQuery, responses: { 200: s.pageOf(s.KeySummary) } },
+  'signers-delete': { params: s.SignerParams, responses: { 204: null } },
+  'package-readme-get': { params: s.PackageParams, responses: { 200: s.PackageReadme } },
 };
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {

@@ -63,6 +63,11 @@ const LOADERS: Record<RouteHandlerName, () => HandlerModule> = {
   'marketplace-tokens-revoke': () => import('./marketplace-tokens-revoke.ts'),
   'plugin-deprecation-put': () => import('./plugin-deprecation-put.ts'),
   'plugin-deprecation-delete': () => import('./plugin-deprecation-delete.ts'),
+  'me-get': () => import('./me-get.ts'),
+  'tenants-list': () => import('./tenants-list.ts'),
+  'keys-list': () => import('./keys-list.ts'),
+  'signers-delete': () => import('./signers-delete.ts'),
+  'package-readme-get': () => import('./package-readme-get.ts'),
 };
 
 const handlers = new Map<string, Promise<ApiHandler>>();

@@ -28,6 +28,34 @@ export const ROUTES = [
     summary: 'OpenAPI document',
   },
   {
+    method: 'GET',
+    path: '/v1/me',
+    handler: 'me-get',
+    group: 'catalog-read',
+    summary: 'The calling key: tenant and scopes (what a console may show)',
+  },
+  {
+    method: 'GET',
+    path: '/v1/tenants',
+    handler: 'tenants-list',
+    group: 'admin',
+    summary: 'List tenants (operator)',
+  },
+  {
+    method: 'GET',
+    path: '/v1/tenants/{tenant_id}/keys',
+    handler: 'keys-list',
+    group: 'admin',
+    summary: 'List API keys of a tenant (never the secrets)',
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/signers/{key_id}',
+    handler: 'signers-delete',
+    group: 'admin',
+    summary: 'Remove a trusted signing key (operator)',
+  },
+  {
     method: 'POST',
     path: '/v1/tenants',
     handler: 'tenants-create',
@@ -117,6 +145,13 @@ export const ROUTES = [
     handler: 'packages-readmes',
     group: 'catalog-read',
     summary: 'READMEs of a package by language (README.md, readme/README_<lang>.md)',
+  },
+  {
+    method: 'GET',
+    path: '/v1/packages/{unique_identifier}/readme',
+    handler: 'package-readme-get',
+    group: 'catalog-read',
+    summary: "A package's README.md (untrusted markdown: sanitize before rendering)",
   },
   {
     method: 'GET',

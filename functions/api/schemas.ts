@@ -60,6 +60,20 @@ export const IssuedKey = z.object({
   created_at: z.string(),
 });
 export const KeyParams = z.strictObject({ tenant_id: TenantId, key_id: KeyId });
+/** A key as listed: never the secret nor its hash. */
+export const KeySummary = z.object({
+  key_id: z.string(),
+  tenant_id: z.string().nullable(),
+  scopes: z.array(z.string()),
+  description: z.string().nullable(),
+  created_at: z.string(),
+  revoked_at: z.string().nullable(),
+});
+export const Me = z.object({
+  key_id: z.string(),
+  tenant_id: z.string().nullable(),
+  scopes: z.array(z.string()),
+});
 
 export const PolicyBody = TenantPolicyPatchSchema;
 export const Policy = TenantPolicySchema.extend({ inherited: z.array(z.string()) });
@@ -69,6 +83,7 @@ export const CreateSignerBody = z.strictObject({
   public_key_pem: z.string().min(64).max(16_384),
   description: z.string().max(256).optional(),
 });
+export const SignerParams = z.strictObject({ key_id: SignerKeyId });
 export const Signer = z.object({
   key_id: z.string(),
   public_key_pem: z.string(),
@@ -145,6 +160,11 @@ export const PublishedBundle = z.object({
 export const Published = z.union([Package, PublishedBundle]);
 
 export const PackageParams = z.strictObject({ unique_identifier: UniqueIdentifier });
+export const PackageReadme = z.object({
+  unique_identifier: z.string(),
+  markdown: z.string().describe('Untrusted author text: sanitize before rendering.'),
+  truncated: z.boolean(),
+});
 export const PluginsQuery = ListQuery.extend({
   q: z.string().max(128).optional(),
   author: Author.optional(),

@@ -20,7 +20,7 @@ export const NAG_REASONS = {
   accessLogBucket:
     'This bucket is the server-access-log destination of the package bucket; logging it to itself would loop.',
   cdkCustomResource:
-    'CDK-managed custom resource (bucket notifications / auto-delete objects) with its CDK-defined runtime and AWSLambdaBasicExecutionRole; not pluginops code and only runs during deployments.',
+    'CDK-managed custom resource (bucket notifications / auto-delete objects / console upload from the CDK asset bucket) with its CDK-defined runtime and AWSLambdaBasicExecutionRole; not pluginops code and only runs during deployments.',
   dropDlq: 'This queue is itself the dead-letter queue of the drop function and its EventBridge target.',
   streamList:
     'dynamodb:ListStreams has no resource-level permissions (AWS documents Resource "*"); reading the records is limited to the main table stream.',
@@ -38,6 +38,12 @@ export const NAG_REASONS = {
     'DescribeExecution on executions of one of the stage\'s own state machines ("…:execution:pluginops-<stage>-<machine>:*"); execution names are chosen per deployment/sweep at runtime.',
   taskTokenCallbacks:
     'states:SendTaskSuccess/SendTaskFailure do not support resource-level permissions (IAM requires "*"); the caller must hold the task token, which only the approval task stores, on this stage\'s table.',
+  consoleGeo:
+    'The console serves a multi-tenant platform used from any country; access is controlled by API keys, not geography.',
+  consoleWaf:
+    'The console is static files plus the key-authenticated API; a WAF web ACL (us-east-1 scope) is an operator choice per account, attached by ARN outside this stack.',
+  consoleCertificate:
+    'Without a custom domain CloudFront uses its default *.cloudfront.net certificate, whose TLS floor CloudFront fixes; the distribution sets TLSv1.2_2021 for when a domain and certificate are added.',
 } as const;
 
 export interface Suppression {
@@ -89,6 +95,12 @@ export function acknowledgeMatchingFindings(scope: IConstruct, patterns: Finding
 
 /** The wildcard findings pluginops accepts, each with its reason (docs/deploy-aws.md lists them). */
 export const STACK_FINDING_PATTERNS: FindingPattern[] = [
+  {
+    rule: 'AwsSolutions-IAM5',
+    finding: /^(Action::s3:[A-Za-z]+\*|Resource::.*)$/,
+    path: /\/Custom::CDKBucketDeployment[^/]*\/ServiceRole\//,
+    reason: NAG_REASONS.cdkCustomResource,
+  },
   {
     rule: 'AwsSolutions-IAM5',
     finding: /^Resource::<[^>]+\.Arn>\/index\/\*$/,

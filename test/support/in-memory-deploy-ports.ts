@@ -785,7 +785,12 @@ function toDeployment(item: StoredDeployment): Deployment {
   return { ...record, steps };
 }
 
-/** Answers probes of `tenant/plugin` with `outcome`. */
+/** The key of {@link InMemoryDeployPorts.probeAnswers} for a tenant's plugin. */
 export function probeKey(tenantId: string, pluginId: string): string {
   return key(tenantId, pluginId);
+}
+
+/** The key of an item in the stores' maps: (tenant, deployment), (tenant, plugin), (tenant, plugin, revision). */
+export function storeKey(...parts: Array<string | number>): string {
+  return key(...parts);
 }

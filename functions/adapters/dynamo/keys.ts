@@ -45,6 +45,7 @@ export const keys = {
     PK: tenantId === null ? 'OPERATOR' : `TENANT#${tenantId}`,
     SK: `KEY#${keyId}`,
   }),
+  ownedKeysPartition: (tenantId: string) => ({ PK: `TENANT#${tenantId}`, skPrefix: 'KEY#' }) as const,
   keyByHash: (keyHash: string): ItemKey => ({ PK: `APIKEY#${keyHash}`, SK: META }),
   signer: (keyId: string): ItemKey => ({ PK: 'SIGNERS', SK: `SIGNER#${keyId}` }),
   signersPartition: () => ({ PK: 'SIGNERS', skPrefix: 'SIGNER#' }) as const,

@@ -1,6 +1,8 @@
-import { ConflictError } from '#core/errors.ts';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { ConflictError, NotFoundError } from '#core/errors.ts';
 import type { Page } from '#core/page.ts';
-import { putIfAbsent } from './conditions.ts';
+import { documentClientInstance, mainTableName } from './client.ts';
+import { isConditionalFailure, putIfAbsent } from './conditions.ts';
 import { keys } from './keys.ts';
 import { queryPrefixPage } from './query-page.ts';
 
@@ -41,4 +43,23 @@ export async function loadAllSigners(): Promise<Signer[]> {
     cursor = page.next_cursor ?? undefined;
   } while (cursor !== undefined);
   return all;
+}
+
+/**
+ * Removes a trusted signer: packages signed only by it no longer verify at the next publish or
+ * deploy check (already catalogued packages keep their recorded signature status).
+ */
+export async function deleteSigner(keyId: string): Promise<void> {
+  try {
+    await documentClientInstance().send(
+      new DeleteCommand({
+        TableName: mainTableName(),
+        Key: keys.signer(keyId),
+        ConditionExpression: 'attribute_exists(PK)',
+      }),
+    );
+  } catch (error) {
+    if (isConditionalFailure(error)) throw new NotFoundError(`Signer "${keyId}" does not exist.`);
+    throw error;
+  }
 }
