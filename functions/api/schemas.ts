@@ -150,6 +150,21 @@ export const PluginSummary = z.object({
   versions_count: z.int(),
 });
 export const PluginParams = z.strictObject({ author: Author, name: PluginName });
+export const AuthorParams = z.strictObject({ author: Author });
+export const AuthorGrantParams = z.strictObject({ author: Author, tenant_id: TenantId });
+export const AuthorSignersBody = z.strictObject({ signers: z.array(SignerKeyId).max(20) });
+export const AuthorGrant = z.object({
+  author: z.string(),
+  tenant_id: z.string(),
+  granted_by: z.string(),
+  granted_at: z.string(),
+});
+export const AuthorView = z.object({
+  author: z.string(),
+  reserved: z.boolean(),
+  signers: z.array(z.string()),
+  tenants: z.array(z.string()),
+});
 export const MarketplaceDownloadQuery = z.strictObject({ unique_identifier: UniqueIdentifier });
 
 export const AutoUpgradeBody = AutoUpgradeSettingsInputSchema;

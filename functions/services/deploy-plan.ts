@@ -15,6 +15,7 @@ import type { Deployment, DeploymentPlan, InstalledRef, PlanStep } from '#core/d
 import { type PlannedPackage, planStep, rollbackRevisionNumber } from '#core/deploy/plan.ts';
 import { NotFoundError } from '#core/errors.ts';
 import { resolveDependencies } from '#core/resolver/index.ts';
+import { isVisibleTo } from '#core/trust.ts';
 import { parseUniqueIdentifier } from '#core/unique-identifier.ts';
 import { CatalogCandidatePort } from './dependencies.ts';
 import { catalogFetcher } from './dependencies-fetch.ts';
@@ -37,9 +38,11 @@ export function plannedPackageOf(record: PackageRecord): PlannedPackage {
   };
 }
 
-export async function requirePackage(uniqueIdentifier: string): Promise<PackageRecord> {
+/** The catalogued package; with `forTenant`, only a build that tenant trusts (others are a 404). */
+export async function requirePackage(uniqueIdentifier: string, forTenant?: string): Promise<PackageRecord> {
   const record = await findPackage(uniqueIdentifier);
-  if (record === undefined) throw new NotFoundError(`Package ${uniqueIdentifier} is not in the catalog.`);
+  if (record === undefined || (forTenant !== undefined && !isVisibleTo(record, forTenant)))
+    throw new NotFoundError(`Package ${uniqueIdentifier} is not in the catalog.`);
   return record;
 }
 
@@ -73,7 +76,7 @@ export async function resolvePlanStep(
     case 'auto-upgrade': {
       const uid = request.target.unique_identifier;
       if (uid === undefined) throw new Error('resolvePlanStep: install without unique_identifier');
-      return planStep({ ...base, target: plannedPackageOf(await requirePackage(uid)) });
+      return planStep({ ...base, target: plannedPackageOf(await requirePackage(uid, request.tenant_id)) });
     }
     case 'uninstall':
       return planStep(base);
@@ -117,7 +120,10 @@ export async function resolveDeploymentPlan(request: PlanRequest, now: Date): Pr
     if (item.status === 'installed' && item.version !== null)
       installedVersions.set(item.plugin_id, item.version);
   }
-  const port = new CatalogCandidatePort({ fetcher: catalogFetcher({ tenantId: request.tenant_id }, now) });
+  const port = new CatalogCandidatePort({
+    tenantId: request.tenant_id,
+    fetcher: catalogFetcher({ tenantId: request.tenant_id }, now),
+  });
   const root = { pluginId, range: parseUniqueIdentifier(uid).version, pinned: uid };
   port.addRoots([root]);
   const resolution = await resolveDependencies(port, { roots: [root], installed: installedVersions });

@@ -77,7 +77,7 @@ export async function planInstall(
     (item) => item.status === 'installed' && item.version !== null,
   );
   const installed = new Map(installations.map((item) => [item.plugin_id, item.version as string]));
-  const port = new CatalogCandidatePort({ fetcher: catalogFetcher(caller, now) });
+  const port = new CatalogCandidatePort({ tenantId, fetcher: catalogFetcher(caller, now) });
   port.addRoots(roots);
   const allowPrerelease = request.allow_prerelease ?? false;
   const resolution = await resolveDependencies(port, { roots, installed, allowPrerelease });

@@ -6,7 +6,7 @@
  */
 
 import { writeFile } from 'node:fs/promises';
-import type { Caller } from '#adapters/dynamo/api-keys.ts';
+import { findAuthorSigners, isAuthorGrantedTo } from '#adapters/dynamo/authors.ts';
 import { findPackage, findPackageBySha256, putPackage } from '#adapters/dynamo/packages.ts';
 import { loadAllSigners } from '#adapters/dynamo/signers.ts';
 import { getStoredPolicy } from '#adapters/dynamo/tenants.ts';
@@ -26,6 +26,8 @@ import { byteSourceFromBuffer } from '#core/package/byte-source.ts';
 import { type InspectedPackage, inspectPackage } from '#core/package/inspect.ts';
 import type { Keyring } from '#core/package/signature.ts';
 import { assertPublishAllowed, effectivePolicy } from '#core/policy.ts';
+import { assertMayPublish, type PublishingCaller, publisherOf, supersedes } from '#core/trust.ts';
+import { getConfig } from '#shared/config.ts';
 import { stagePolicyDefaults } from './stage.ts';
 
 export interface PublishResult {
@@ -36,7 +38,7 @@ export interface PublishResult {
 export async function publishPackageFile(
   filePath: string,
   source: SourceRef,
-  caller: Pick<Caller, 'tenantId'>,
+  caller: PublishingCaller,
   now: Date,
   options: { expectUniqueIdentifier?: string } = {},
 ): Promise<PublishResult> {
@@ -72,8 +74,24 @@ async function stageKeyring(): Promise<Keyring> {
 async function assertAllowed(
   inspected: InspectedPackage,
   source: SourceRef,
-  caller: Pick<Caller, 'tenantId'>,
+  caller: PublishingCaller,
 ): Promise<void> {
+  const author = inspected.manifest.author;
+  const [boundSigners, grantedToCaller] = await Promise.all([
+    findAuthorSigners(author),
+    caller.tenantId === null ? Promise.resolve(false) : isAuthorGrantedTo(author, caller.tenantId),
+  ]);
+  assertMayPublish(
+    {
+      author,
+      caller,
+      signature: {
+        status: inspected.signature.status,
+        ...(inspected.signature.keyId === undefined ? {} : { key_id: inspected.signature.keyId }),
+      },
+    },
+    { reserved: getConfig().reservedAuthors.includes(author), boundSigners, grantedToCaller },
+  );
   if (caller.tenantId === null) return;
   const policy = effectivePolicy(stagePolicyDefaults(), await getStoredPolicy(caller.tenantId));
   assertPublishAllowed(policy, {
@@ -87,7 +105,7 @@ async function catalogInspected(
   inspected: InspectedPackage,
   filePath: string,
   source: SourceRef,
-  caller: Pick<Caller, 'tenantId'>,
+  caller: PublishingCaller,
   now: Date,
 ): Promise<PublishResult> {
   const existing = await findPackageBySha256(inspected.sha256);
@@ -116,6 +134,7 @@ async function catalogInspected(
     dependencies: Array.isArray(manifest.dependencies) ? (manifest.dependencies as unknown[]) : [],
     storage_key: storageKey,
     published_at: now.toISOString(),
+    publisher: publisherOf(caller, source, now),
   };
   const result = await putPackage(record);
   if (result.created) {
@@ -156,7 +175,7 @@ export type PublishOutcome =
 export async function publishFile(
   filePath: string,
   source: SourceRef,
-  caller: Pick<Caller, 'tenantId'>,
+  caller: PublishingCaller,
   now: Date,
   options: { expectUniqueIdentifier?: string; filename?: string | undefined } = {},
 ): Promise<PublishOutcome> {
@@ -187,7 +206,7 @@ export async function publishFile(
 export async function publishBundleFile(
   filePath: string,
   source: SourceRef,
-  caller: Pick<Caller, 'tenantId'>,
+  caller: PublishingCaller,
   now: Date,
 ): Promise<Extract<PublishOutcome, { kind: 'bundle' }>> {
   const keyring = await stageKeyring();
@@ -213,7 +232,8 @@ export async function publishBundleFile(
   }
   for (const { path, inspected } of inspectedAll) {
     const existing = await findPackage(inspected.uniqueIdentifier);
-    if (existing !== undefined && existing.sha256 !== inspected.sha256) {
+    const genuine = { sha256: inspected.sha256, signature: { status: inspected.signature.status } };
+    if (existing !== undefined && existing.sha256 !== inspected.sha256 && !supersedes(genuine, existing)) {
       throw new ConflictError(
         `${path}: ${inspected.uniqueIdentifier} is already published from different bytes; nothing from the bundle was published.`,
       );

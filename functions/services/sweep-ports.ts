@@ -13,6 +13,7 @@ import { publishEvent } from '#adapters/events.ts';
 import type { CatalogVersion } from '#core/auto-upgrade/plan.ts';
 import type { Deployment, DeploymentStatus } from '#core/deploy/model.ts';
 import { effectivePolicy } from '#core/policy.ts';
+import { visibleTo } from '#core/trust.ts';
 import { startDeployment } from './deploy.ts';
 import { stagePolicyDefaults } from './stage.ts';
 import { SWEEP_ACTOR, type SweepPorts } from './sweep.ts';
@@ -27,12 +28,12 @@ import {
 
 const PAGE = 100;
 
-async function listCatalog(pluginId: string): Promise<CatalogVersion[]> {
+async function listCatalog(pluginId: string, tenantId: string): Promise<CatalogVersion[]> {
   const versions: CatalogVersion[] = [];
   let cursor: string | undefined;
   do {
     const page = await listPluginVersions(pluginId, PAGE, cursor);
-    for (const record of page.items) {
+    for (const record of visibleTo(page.items, tenantId)) {
       versions.push({ version: record.version, unique_identifier: record.unique_identifier });
     }
     cursor = page.next_cursor ?? undefined;

@@ -125,7 +125,8 @@ export interface SweepPorts {
     cursor: string | undefined,
   ): Promise<{ items: SlotEntry[]; next_cursor: string | null }>;
   listInstalled(tenantId: string): Promise<Array<InstalledPlugin & { status: string; hold?: InstalledHold }>>;
-  listCatalog(pluginId: string): Promise<CatalogVersion[]>;
+  /** The versions of a plugin this tenant trusts (docs/security.md), any order. */
+  listCatalog(pluginId: string, tenantId: string): Promise<CatalogVersion[]>;
   /** The tenant's auto-upgrade deployments that ended `failed` or `rolled_back`. */
   listFailedAutoUpgrades(tenantId: string): Promise<Deployment[]>;
   canaryPolicy(tenantId: string): Promise<CanaryPolicy | null>;
@@ -281,7 +282,7 @@ export async function planTenant(
   const failures = countFailures(failedDeployments);
   const catalog = new Map<string, CatalogVersion[]>();
   const pluginIds = [...new Set(installed.map((entry) => entry.plugin_id))];
-  const versions = await Promise.all(pluginIds.map((pluginId) => ports.listCatalog(pluginId)));
+  const versions = await Promise.all(pluginIds.map((pluginId) => ports.listCatalog(pluginId, tenantId)));
   pluginIds.forEach((pluginId, index) => {
     catalog.set(pluginId, versions[index] ?? []);
   });

@@ -30,6 +30,11 @@ export interface RuntimeConfig {
   runtimeUrl: string | undefined;
   /** Deadline of one probe across its retries, in ms (`PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS`, default 5000). */
   runtimeProbeTimeoutMs: number;
+  /**
+   * Vendor authors nobody may publish under without a signer the operator bound to them
+   * (`PLUGINOPS_RESERVED_AUTHORS`, comma-separated, default `langgenius`; docs/security.md).
+   */
+  reservedAuthors: string[];
 }
 
 const processCursorSecret = randomBytes(32).toString('base64url');
@@ -57,6 +62,10 @@ export function getConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
       Number(env.PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS) > 0
         ? Number(env.PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS)
         : 5_000,
+    reservedAuthors: (env.PLUGINOPS_RESERVED_AUTHORS ?? 'langgenius')
+      .split(',')
+      .map((author) => author.trim())
+      .filter((author) => author !== ''),
   };
   if (env === process.env) cached = config;
   return config;

@@ -21,6 +21,9 @@
  * | auto-upgrade alert| TENANT#<t>             | UPGRADE_ALERT#<uid>         |                          |
  * | rollout (canary)  | ROLLOUT#<uid>          | META                        |                          |
  * | sweep run         | SWEEP                  | RUN#<iso run_at>            |                          |
+ * | author signers    | AUTHOR#<author>        | SIGNERS                     |                          |
+ * | author grant      | AUTHOR#<author>        | GRANT#<t>                   |                          |
+ * | tenant's author   | TENANT#<t>             | AUTHOR#<author>             |                          |
  */
 
 export interface ItemKey {
@@ -102,4 +105,17 @@ export const keys = {
   rollout: (uniqueIdentifier: string): ItemKey => ({ PK: `ROLLOUT#${uniqueIdentifier}`, SK: META }),
   sweepRun: (runAt: string): ItemKey => ({ PK: 'SWEEP', SK: `RUN#${runAt}` }),
   sweepRunsPartition: () => ({ PK: 'SWEEP', skPrefix: 'RUN#' }) as const,
+  /** Signers the operator bound to an author (docs/security.md). */
+  authorSigners: (author: string): ItemKey => ({ PK: `AUTHOR#${author}`, SK: 'SIGNERS' }),
+  /** An author granted to a tenant, written twice: under the author and under the tenant. */
+  authorGrant: (author: string, tenantId: string): ItemKey => ({
+    PK: `AUTHOR#${author}`,
+    SK: `GRANT#${tenantId}`,
+  }),
+  authorGrantsPartition: (author: string) => ({ PK: `AUTHOR#${author}`, skPrefix: 'GRANT#' }) as const,
+  tenantAuthor: (tenantId: string, author: string): ItemKey => ({
+    PK: `TENANT#${tenantId}`,
+    SK: `AUTHOR#${author}`,
+  }),
+  tenantAuthorsPartition: (tenantId: string) => ({ PK: `TENANT#${tenantId}`, skPrefix: 'AUTHOR#' }) as const,
 } as const;

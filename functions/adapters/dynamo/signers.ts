@@ -1,4 +1,6 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError } from '#core/errors.ts';
+import { documentClientInstance, mainTableName } from './client.ts';
 import { putIfAbsent } from './conditions.ts';
 import { keys } from './keys.ts';
 import { type Page, queryPrefixPage } from './query-page.ts';
@@ -42,4 +44,11 @@ export async function loadAllSigners(): Promise<Signer[]> {
     cursor = page.next_cursor ?? undefined;
   } while (cursor !== undefined);
   return all;
+}
+
+export async function findSigner(keyId: string): Promise<Signer | undefined> {
+  const { Item } = await documentClientInstance().send(
+    new GetCommand({ TableName: mainTableName(), Key: keys.signer(keyId) }),
+  );
+  return Item === undefined ? undefined : toSigner(Item);
 }
