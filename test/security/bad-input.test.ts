@@ -1116,6 +1116,10 @@ beforeAll(async () => {
   ctx.globexAdminKey = globexAdmin.key;
   ctx.globexKeyId = globexAdmin.key_id;
   ctx.strictWriterKey = (await issueKey(ctx.strict as string, ['read', 'packages:write'])).key;
+  // Tenant keys publish only under authors granted to their tenant (docs/security.md).
+  for (const tenant of [ctx.acme, ctx.strict]) {
+    await ok(call('PUT', `/v1/authors/${author}/tenants/${tenant}`, { key: ctx.operatorKey }), 200);
+  }
   const revoked = await issueKey(ctx.acme as string, ['admin']);
   ctx.revokedKey = revoked.key;
   await ok(call('DELETE', `/v1/tenants/${ctx.acme}/keys/${revoked.key_id}`, { key: ctx.acmeAdminKey }), 204);
@@ -1149,11 +1153,12 @@ beforeAll(async () => {
     200,
   );
 
-  // Two plugins in the catalog, both installed on globex (two deployments → a cursor).
+  // Two plugins in the catalog, both installed on globex (two deployments → a cursor). Published
+  // by the operator: a build acme publishes is acme's own, which globex never sees.
   for (const name of ['one', 'two']) {
     const published = await ok(
       call('POST', '/v1/packages:raw', {
-        key: ctx.acmeWriterKey,
+        key: ctx.operatorKey,
         body: await buildPackage({ manifest: manifest(name) }),
         headers: OCTET,
       }),
