@@ -290,3 +290,64 @@ describe('no squatting', () => {
     expect(seen.body.sha256).toBe(genuine.body.sha256);
   });
 });
+
+describe('single-use uploads', () => {
+  it('an upload id publishes once; bytes PUT after the publish change nothing', async () => {
+    const build = (version: string) =>
+      buildPackage({
+        manifest: { author: AUTHOR, name: 'upl', version, meta: { version } } as never,
+        compress: false,
+      });
+    const [first, second] = await Promise.all([build('1.0.1'), build('1.0.2')]);
+    expect(second.length).toBe(first.length);
+    const upload = await call('POST', '/v1/uploads', {
+      key: keys.attacker,
+      json: { filename: 'upl.difypkg', size: first.length },
+    });
+    expect(upload.status, upload.text).toBe(201);
+    const put = (bytes: Buffer) =>
+      fetch(upload.body.url, {
+        method: 'PUT',
+        headers: upload.body.headers,
+        body: bytes,
+        signal: AbortSignal.timeout(10_000),
+      });
+    expect((await put(first)).status).toBe(200);
+    const publish = () =>
+      call('POST', '/v1/packages', {
+        key: keys.attacker,
+        json: { source: 'package', upload_id: upload.body.upload_id },
+      });
+    const published = await publish();
+    expect(published.status, published.text).toBe(201);
+
+    expect((await put(second)).status).toBe(200);
+    const again = await publish();
+    expect(again.status, again.text).toBe(409);
+    expect(again.body).toMatchObject({
+      type: `${PROBLEM}upload-already-used`,
+      unique_identifier: published.body.unique_identifier,
+    });
+    const versions = await call('GET', `/v1/plugins/${AUTHOR}/upl/versions`, { key: keys.attacker });
+    expect(versions.body.items.map((item: { version: string }) => item.version)).toEqual(['1.0.1']);
+    const stored = await call('GET', `/v1/packages/${encodeId(published.body.unique_identifier)}`, {
+      key: keys.attacker,
+    });
+    expect(stored.body.sha256).toBe(published.body.sha256);
+  });
+
+  it('a failed publish leaves the upload usable for the corrected bytes', async () => {
+    const bytes = await pkg('retry', '1.0.0');
+    const upload = await call('POST', '/v1/uploads', {
+      key: keys.attacker,
+      json: { filename: 'retry.difypkg', size: bytes.length },
+    });
+    const body = { source: 'package', upload_id: upload.body.upload_id };
+    const early = await call('POST', '/v1/packages', { key: keys.attacker, json: body });
+    expect(early.status, early.text).toBeGreaterThanOrEqual(400);
+    const put = await fetch(upload.body.url, { method: 'PUT', headers: upload.body.headers, body: bytes });
+    expect(put.status).toBe(200);
+    const published = await call('POST', '/v1/packages', { key: keys.attacker, json: body });
+    expect(published.status, published.text).toBe(201);
+  });
+});
