@@ -4,7 +4,12 @@
  * credentials. Now the local S3 endpoint refuses unsigned requests, and a tenant's drop folder
  * takes writes only with the drop credentials pluginops issued for that tenant.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { issueDropCredentials } from '#local/s3-auth.ts';
@@ -85,5 +90,32 @@ describe('local S3 endpoint', () => {
     expect(await errorName(unknown.send(new ListObjectsV2Command({ Bucket: stack.bucket })))).toBe(
       'InvalidAccessKeyId',
     );
+  });
+
+  it('accepts the README drop-folder example: curl --aws-sigv4 with the drop credentials', async () => {
+    const issued = await issueDropCredentials(stack.dataDir, tenant);
+    const file = join(tmpdir(), `readme-${run}.txt`);
+    await writeFile(file, 'not a package');
+    const curl = (user: string) =>
+      promisify(execFile)('curl', [
+        '-s',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '-X',
+        'PUT',
+        '--aws-sigv4',
+        'aws:amz:us-east-1:s3',
+        '--user',
+        user,
+        '-H',
+        'x-amz-content-sha256: UNSIGNED-PAYLOAD',
+        '--data-binary',
+        `@${file}`,
+        `${stack.s3Endpoint}/${stack.bucket}/drop/tenants/${tenant}/readme.txt`,
+      ]);
+    expect((await curl(`${issued.access_key_id}:${issued.secret_access_key}`)).stdout).toBe('200');
+    expect((await curl(`${issued.access_key_id}:wrong`)).stdout).toBe('403');
   });
 });
