@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { keys as dynamoKeys } from '#adapters/dynamo/keys.ts';
+import { main } from '#cli/main.ts';
 import { slotOf, WINDOW_MS } from '#core/auto-upgrade/schedule.ts';
 import { byteSourceFromBuffer } from '#core/package/byte-source.ts';
 import { generateSigningKeyPair, type SigningKeyPair, signPackage } from '#core/package/sign.ts';
@@ -147,6 +148,29 @@ describe('publishers own their names', () => {
       expect(response.status, response.text).toBe(422);
       expect(response.body.type).toBe(`${PROBLEM}signature-invalid`);
     }
+  });
+});
+
+describe('the authors CLI', () => {
+  it('grants, shows and revokes an author; a revoked tenant cannot publish under it any more', async () => {
+    const author = `cliauth${run}`;
+    let stdout = '';
+    const io = {
+      stdout: (text: string) => {
+        stdout += text;
+      },
+      stderr: () => {},
+      env: { PLUGINOPS_ENDPOINT: stack.baseUrl, PLUGINOPS_KEY: operator, HOME: '/nonexistent' },
+    };
+    expect(await main(['authors', 'grant', author, victim, '--json'], io)).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ author, tenant_id: victim });
+    expect((await publishRaw(await pkg('viacli', '1.0.0', author), keys.victim)).status).toBe(201);
+    stdout = '';
+    expect(await main(['authors', 'show', author, '--json'], io)).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ author, tenants: [victim], signers: [] });
+    expect(await main(['authors', 'revoke', author, victim, '--json'], io)).toBe(0);
+    const refused = await publishRaw(await pkg('viacli', '1.0.1', author), keys.victim);
+    expect(refused.body.type).toBe(`${PROBLEM}author-not-granted`);
   });
 });
 
