@@ -101,6 +101,14 @@ export const PublishBody = z.discriminatedUnion('source', [
   z.strictObject({ source: z.literal('marketplace'), unique_identifier: UniqueIdentifier }),
 ]);
 
+export const Publisher = z.object({
+  kind: z.enum(['operator', 'tenant']),
+  tenant_id: z.string().nullable(),
+  key_id: z.string().nullable(),
+  source: z.enum([...SOURCES, 'drop']),
+  published_at: z.string(),
+});
+
 export const Package = z.object({
   unique_identifier: z.string(),
   plugin_id: z.string(),
@@ -118,6 +126,21 @@ export const Package = z.object({
   source: z.object({ type: z.enum(SOURCES) }).loose(),
   dependencies: z.array(z.unknown()),
   published_at: z.string(),
+  publisher: Publisher.optional().describe(
+    'Who catalogued the build; absent on builds catalogued before it was recorded.',
+  ),
+  promoted: z.object({ key_id: z.string(), promoted_at: z.string() }).optional(),
+  superseded: z
+    .array(
+      z.object({
+        sha256: z.string(),
+        signature_status: z.enum(['verified', 'unsigned', 'invalid']),
+        publisher: Publisher.nullable(),
+        superseded_at: z.string(),
+      }),
+    )
+    .optional()
+    .describe('Copies of this build (same files, no valid signature) the genuine build replaced.'),
 });
 
 /** Publishing a `.difybndl`: the bundle (not catalogued itself) and every package it embeds. */
@@ -311,6 +334,7 @@ export const Plan = z.object({
     z.object({
       unique_identifier: z.string(),
       ok: z.boolean(),
+      publisher: Publisher.nullable().describe('Who published the build the plan would install.'),
       signature: CheckVerdict,
       permissions: CheckVerdict,
       platform: CheckVerdict,

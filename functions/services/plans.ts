@@ -5,7 +5,7 @@
  * installed and no lease is taken.
  */
 import { listInstalledPlugins } from '#adapters/dynamo/installations.ts';
-import type { PackageRecord } from '#core/catalog.ts';
+import type { PackageRecord, Publisher } from '#core/catalog.ts';
 import type { CheckName, CheckResult } from '#core/deploy/verify.ts';
 import { PROBLEM_TYPE_PREFIX, ValidationError } from '#core/errors.ts';
 import { describePlan, type PlanStep, type Requirement, resolveDependencies } from '#core/resolver/index.ts';
@@ -26,7 +26,10 @@ export interface CheckVerdict {
   type?: string;
 }
 
-export type PackageChecks = { unique_identifier: string; ok: boolean } & Record<CheckName, CheckVerdict>;
+export type PackageChecks = { unique_identifier: string; ok: boolean; publisher: Publisher | null } & Record<
+  CheckName,
+  CheckVerdict
+>;
 
 export interface InstallPlan {
   steps: PlanStep[];
@@ -102,7 +105,7 @@ export async function planInstall(
       resulting,
       allowPrerelease,
     });
-    checks.push(verdicts(step.unique_identifier, results));
+    checks.push(verdicts(step.unique_identifier, results, record.publisher ?? null));
   }
   return {
     steps,
@@ -112,10 +115,15 @@ export async function planInstall(
   };
 }
 
-function verdicts(uniqueIdentifier: string, results: readonly CheckResult[]): PackageChecks {
+function verdicts(
+  uniqueIdentifier: string,
+  results: readonly CheckResult[],
+  publisher: Publisher | null,
+): PackageChecks {
   const entry: Record<string, unknown> = {
     unique_identifier: uniqueIdentifier,
     ok: results.every((result) => result.ok),
+    publisher,
   };
   for (const result of results) {
     entry[result.check] = {
