@@ -60,6 +60,8 @@ export interface PackageRecord {
   publisher?: Publisher;
   promoted?: Promotion;
   superseded?: SupersededBuild[];
+  /** Other tenants that published these exact bytes themselves (each may use the build). */
+  also_published_by?: string[];
 }
 
 export interface PluginSummary {

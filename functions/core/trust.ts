@@ -93,18 +93,18 @@ export function assertMayPublish(check: AuthorCheck, rules: AuthorRules): void {
  * publishers were recorded have no `publisher` and count as stage-wide (see docs/security.md).
  */
 export function isVisibleTo(
-  record: Pick<PackageRecord, 'publisher' | 'promoted'>,
+  record: Pick<PackageRecord, 'publisher' | 'promoted' | 'also_published_by'>,
   tenantId: string | null,
 ): boolean {
   if (tenantId === null) return true;
   const publisher = record.publisher;
   if (publisher === undefined || publisher.kind === 'operator') return true;
   if (record.promoted !== undefined) return true;
-  return publisher.tenant_id === tenantId;
+  return publisher.tenant_id === tenantId || (record.also_published_by ?? []).includes(tenantId);
 }
 
 /** The builds of a list a tenant may see, in their order: the one filter for listings and candidates. */
-export function visibleTo<T extends Pick<PackageRecord, 'publisher' | 'promoted'>>(
+export function visibleTo<T extends Pick<PackageRecord, 'publisher' | 'promoted' | 'also_published_by'>>(
   records: readonly T[],
   tenantId: string | null,
 ): T[] {

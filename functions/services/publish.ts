@@ -7,7 +7,12 @@
 
 import { writeFile } from 'node:fs/promises';
 import { findAuthorSigners, isAuthorGrantedTo } from '#adapters/dynamo/authors.ts';
-import { findPackage, findPackageBySha256, putPackage } from '#adapters/dynamo/packages.ts';
+import {
+  addTenantPublisher,
+  findPackage,
+  findPackageBySha256,
+  putPackage,
+} from '#adapters/dynamo/packages.ts';
 import { loadAllSigners } from '#adapters/dynamo/signers.ts';
 import { getStoredPolicy } from '#adapters/dynamo/tenants.ts';
 import { publishEvent } from '#adapters/events.ts';
@@ -26,7 +31,13 @@ import { byteSourceFromBuffer } from '#core/package/byte-source.ts';
 import { type InspectedPackage, inspectPackage } from '#core/package/inspect.ts';
 import type { Keyring } from '#core/package/signature.ts';
 import { assertPublishAllowed, effectivePolicy } from '#core/policy.ts';
-import { assertMayPublish, type PublishingCaller, publisherOf, supersedes } from '#core/trust.ts';
+import {
+  assertMayPublish,
+  isVisibleTo,
+  type PublishingCaller,
+  publisherOf,
+  supersedes,
+} from '#core/trust.ts';
 import { getConfig } from '#shared/config.ts';
 import { stagePolicyDefaults } from './stage.ts';
 
@@ -109,7 +120,13 @@ async function catalogInspected(
   now: Date,
 ): Promise<PublishResult> {
   const existing = await findPackageBySha256(inspected.sha256);
-  if (existing !== undefined) return { created: false, package: existing };
+  if (existing !== undefined) {
+    const shared =
+      caller.tenantId !== null && !isVisibleTo(existing, caller.tenantId)
+        ? await addTenantPublisher(existing, caller.tenantId)
+        : existing;
+    return { created: false, package: shared };
+  }
 
   const storageKey = packageStorageKey(inspected.sha256);
   await putFileOnce(storageKey, filePath, inspected.sha256);

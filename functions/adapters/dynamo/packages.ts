@@ -327,3 +327,32 @@ export async function promotePackage(uniqueIdentifier: string, promotion: Promot
   );
   return { ...record, promoted: promotion };
 }
+
+/**
+ * A tenant published bytes another tenant catalogued privately first: it had the exact bytes and
+ * passed its own author and policy checks, so it may use the build too (docs/security.md).
+ */
+export async function addTenantPublisher(record: PackageRecord, tenantId: string): Promise<PackageRecord> {
+  const others = record.also_published_by ?? [];
+  if (others.includes(tenantId)) return record;
+  const update = {
+    UpdateExpression:
+      'SET also_published_by = list_append(if_not_exists(also_published_by, :empty), :tenant)',
+    ExpressionAttributeValues: { ':empty': [], ':tenant': [tenantId] },
+  };
+  await documentClientInstance().send(
+    new TransactWriteCommand({
+      TransactItems: [
+        { Update: { TableName: mainTableName(), Key: keys.package(record.unique_identifier), ...update } },
+        {
+          Update: {
+            TableName: mainTableName(),
+            Key: keys.pluginVersion(record.plugin_id, versionSortKey(record.version), record.checksum),
+            ...update,
+          },
+        },
+      ],
+    }),
+  );
+  return { ...record, also_published_by: [...others, tenantId] };
+}
