@@ -130,7 +130,10 @@ export const Package = z.object({
     'Who catalogued the build; absent on builds catalogued before it was recorded.',
   ),
   promoted: z.object({ key_id: z.string(), promoted_at: z.string() }).optional(),
-  also_published_by: z.array(z.string()).optional().describe('Other tenants that published these exact bytes.'),
+  also_published_by: z
+    .array(z.string())
+    .optional()
+    .describe('Other tenants that published these exact bytes.'),
   superseded: z
     .array(
       z.object({

@@ -26,7 +26,7 @@ import {
   type SkippedPlugin,
 } from '#core/auto-upgrade/plan.ts';
 import type { UpgradeRunSummary } from '#core/auto-upgrade/run-summary.ts';
-import { isSweepDue, scheduleAnchor, sweepWindow } from '#core/auto-upgrade/schedule.ts';
+import { isSweepDue, sweepWindow } from '#core/auto-upgrade/schedule.ts';
 import type { AutoUpgradeSettings } from '#core/auto-upgrade/settings.ts';
 import type { Deployment, DeploymentStatus } from '#core/deploy/model.ts';
 import { ConflictError, type Problem, toProblem, ValidationError } from '#core/errors.ts';
@@ -548,7 +548,7 @@ export async function upgradeTenant(
       ...(plan.error ? { error: plan.error } : {}),
     });
   } finally {
-    await ports.advanceSchedule(toSlotEntry(plan.tenant), scheduleAnchor(new Date(input.window.end), now));
+    await ports.advanceSchedule(toSlotEntry(plan.tenant), new Date(input.window.end));
   }
   return {
     tenant_id: tenantId,

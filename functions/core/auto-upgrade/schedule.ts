@@ -246,18 +246,11 @@ export function sweepWindow(at: Date): SweepWindow {
 }
 
 /**
- * The instant a sweep re-indexes an evaluated tenant from: the end of its window, but never later
- * than the real present. A scheduled sweep's window has always ended by then, so nothing changes
- * for it; an operator sweep "as if" at a future instant then leaves the tenant's next real run
- * where it was, instead of pushing it past that instant (or off the index, for a far-future one).
- *
- * @example scheduleAnchor(new Date('9999-12-31T23:45:00Z'), now) // → now
+ * How far from the present an operator sweep may run "as if" (docs/security.md). Such a sweep
+ * re-indexes the tenants it evaluates from its own window, exactly like a real sweep at that
+ * instant: a tenant's next real run moves to its first slot after `at`. Bounding `at` bounds that
+ * effect to a week (a `9999-…` sweep used to turn auto-upgrade off for good).
  */
-export function scheduleAnchor(windowEnd: Date, now: Date): Date {
-  return windowEnd.getTime() > now.getTime() ? now : windowEnd;
-}
-
-/** How far from the present an operator sweep may run "as if" (docs/decisions/005-auto-upgrade.md). */
 export const MAX_SWEEP_SKEW_MS = 7 * DAY_MS;
 
 /** Whether an operator sweep may run as if at `at`: within {@link MAX_SWEEP_SKEW_MS} of `now`. */
