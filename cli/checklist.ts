@@ -113,7 +113,21 @@ function manual(detail: string): Result {
   return { status: 'manual', automatic: false, detail };
 }
 
-function trustedSource({ package: pkg, policy }: ChecklistInput): Result {
+/** `published by the operator` / `published by tenant acme (promoted)`, for the trusted-source item. */
+export function describePublisher(pkg: PackageRecord): string {
+  const publisher = pkg.publisher;
+  if (publisher === undefined) return 'publisher not recorded';
+  const who = publisher.kind === 'operator' ? 'the operator' : `tenant ${publisher.tenant_id}`;
+  const key = publisher.key_id === null ? `via ${publisher.source}` : `key ${publisher.key_id}`;
+  return `published by ${who} (${key})${pkg.promoted === undefined ? '' : ', promoted stage-wide'}`;
+}
+
+function trustedSource(input: ChecklistInput): Result {
+  const result = trustedSourceVerdict(input);
+  return { ...result, detail: `${result.detail}; ${describePublisher(input.package)}` };
+}
+
+function trustedSourceVerdict({ package: pkg, policy }: ChecklistInput): Result {
   const source = pkg.source.type;
   if (isUnavailable(policy)) return manual(`source is "${source}"; ${policy.unavailable}`);
   if (!policy.allowed_sources.includes(source)) {

@@ -180,6 +180,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         host,
         port: s3Port,
         bucket,
+        dataDir,
         onEvent: (notification) => {
           for (const event of dropEventsFrom(notification, bucket, {
             account: LOCAL_ACCOUNT,

@@ -44,6 +44,9 @@ import {
 import { type Problem, ValidationError } from '#core/errors.ts';
 import { satisfiesRange } from '#core/version.ts';
 
+/** Members of a plan's `checks[]` entry that are not check verdicts. */
+const NOT_VERDICTS = new Set(['unique_identifier', 'ok', 'publisher']);
+
 interface PlanOptions extends RemoteOptions {
   checklist: boolean;
   stagingTenant?: string;
@@ -408,7 +411,7 @@ export function planRejects(plan: Record<string, unknown>): string[] {
   const checks = Array.isArray(plan.checks) ? (plan.checks as Array<Record<string, unknown>>) : [];
   return checks.flatMap((check) =>
     Object.entries(check)
-      .filter(([name, value]) => name !== 'unique_identifier' && name !== 'ok' && !verdictOf(value).ok)
+      .filter(([name, value]) => !NOT_VERDICTS.has(name) && !verdictOf(value).ok)
       .map(([name]) => `${shortIdentifier(String(check.unique_identifier))} ${name}`),
   );
 }
@@ -460,7 +463,7 @@ function printPlan(io: CliIo, plan: Record<string, unknown>): void {
   const checks = Array.isArray(plan.checks) ? (plan.checks as Array<Record<string, unknown>>) : [];
   for (const check of checks) {
     const failing = Object.entries(check)
-      .filter(([name]) => name !== 'unique_identifier' && name !== 'ok')
+      .filter(([name]) => !NOT_VERDICTS.has(name))
       .map(([name, value]) => [name, verdictOf(value)] as const)
       .filter(([, verdict]) => !verdict.ok);
     const uid = shortIdentifier(String(check.unique_identifier));

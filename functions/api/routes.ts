@@ -364,6 +364,41 @@ export const ROUTES = [
     group: 'admin',
     summary: 'Undo a deprecation (operator)',
   },
+  {
+    method: 'GET',
+    path: '/v1/authors/{author}',
+    handler: 'authors-get',
+    group: 'admin',
+    summary: 'Who may publish under an author (operator)',
+  },
+  {
+    method: 'PUT',
+    path: '/v1/authors/{author}/tenants/{tenant_id}',
+    handler: 'authors-grant',
+    group: 'admin',
+    summary: 'Grant an author to a tenant (operator)',
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/authors/{author}/tenants/{tenant_id}',
+    handler: 'authors-revoke',
+    group: 'admin',
+    summary: 'Revoke an author from a tenant (operator)',
+  },
+  {
+    method: 'PUT',
+    path: '/v1/authors/{author}/signers',
+    handler: 'author-signers-put',
+    group: 'admin',
+    summary: 'Bind the signers every build of an author must be signed by (operator)',
+  },
+  {
+    method: 'POST',
+    path: '/v1/packages/{unique_identifier}/promote',
+    handler: 'packages-promote',
+    group: 'catalog-write',
+    summary: "Make a tenant's build trusted stage-wide (operator)",
+  },
 ] as const satisfies readonly RouteDefinition[];
 
 export type RouteHandlerName = (typeof ROUTES)[number]['handler'];

@@ -118,6 +118,14 @@ export const PublishBody = z.discriminatedUnion('source', [
   z.strictObject({ source: z.literal('marketplace'), unique_identifier: UniqueIdentifier }),
 ]);
 
+export const Publisher = z.object({
+  kind: z.enum(['operator', 'tenant']),
+  tenant_id: z.string().nullable(),
+  key_id: z.string().nullable(),
+  source: z.enum([...SOURCES, 'drop']),
+  published_at: z.string(),
+});
+
 export const Package = z.object({
   unique_identifier: z.string(),
   plugin_id: z.string(),
@@ -138,6 +146,25 @@ export const Package = z.object({
   category: z
     .enum(PLUGIN_CATEGORIES)
     .describe("Dify's category: tool > model > datasource > agent-strategy > trigger > extension."),
+  publisher: Publisher.optional().describe(
+    'Who catalogued the build; absent on builds catalogued before it was recorded.',
+  ),
+  promoted: z.object({ key_id: z.string(), promoted_at: z.string() }).optional(),
+  also_published_by: z
+    .array(z.string())
+    .optional()
+    .describe('Other tenants that published these exact bytes.'),
+  superseded: z
+    .array(
+      z.object({
+        sha256: z.string(),
+        signature_status: z.enum(['verified', 'unsigned', 'invalid']),
+        publisher: Publisher.nullable(),
+        superseded_at: z.string(),
+      }),
+    )
+    .optional()
+    .describe('Copies of this build (same files, no valid signature) the genuine build replaced.'),
 });
 
 /** Publishing a `.difybndl`: the bundle (not catalogued itself) and every package it embeds. */
@@ -175,6 +202,21 @@ export const PluginSummary = z.object({
   versions_count: z.int(),
 });
 export const PluginParams = z.strictObject({ author: Author, name: PluginName });
+export const AuthorParams = z.strictObject({ author: Author });
+export const AuthorGrantParams = z.strictObject({ author: Author, tenant_id: TenantId });
+export const AuthorSignersBody = z.strictObject({ signers: z.array(SignerKeyId).max(20) });
+export const AuthorGrant = z.object({
+  author: z.string(),
+  tenant_id: z.string(),
+  granted_by: z.string(),
+  granted_at: z.string(),
+});
+export const AuthorView = z.object({
+  author: z.string(),
+  reserved: z.boolean(),
+  signers: z.array(z.string()),
+  tenants: z.array(z.string()),
+});
 export const MarketplaceDownloadQuery = z.strictObject({ unique_identifier: UniqueIdentifier });
 
 export const AutoUpgradeBody = AutoUpgradeSettingsInputSchema;
@@ -338,6 +380,7 @@ export const Plan = z.object({
     z.object({
       unique_identifier: z.string(),
       ok: z.boolean(),
+      publisher: Publisher.nullable().describe('Who published the build the plan would install.'),
       signature: CheckVerdict,
       permissions: CheckVerdict,
       platform: CheckVerdict,

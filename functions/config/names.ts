@@ -24,6 +24,7 @@ export const ENV = {
   marketplaceToken: 'PLUGINOPS_MARKETPLACE_TOKEN',
   marketplacePublic: 'PLUGINOPS_MARKETPLACE_PUBLIC',
   authCacheTtlMs: 'PLUGINOPS_AUTH_CACHE_TTL_MS',
+  reservedAuthors: 'PLUGINOPS_RESERVED_AUTHORS',
   platformVersion: 'PLUGINOPS_PLATFORM_VERSION',
   cursorSecret: 'PLUGINOPS_CURSOR_SECRET',
   /** Key that seals tenant plugin config (32 bytes, base64). */

@@ -33,6 +33,11 @@ export interface RuntimeConfig {
    * process is refused at most this long after.
    */
   authCacheTtlMs: number;
+  /**
+   * Vendor authors nobody may publish under without a signer the operator bound to them
+   * (`PLUGINOPS_RESERVED_AUTHORS`, comma-separated, default `langgenius`; docs/security.md).
+   */
+  reservedAuthors: string[];
   /** Platform (Dify) version used when a tenant policy does not set one. */
   defaultPlatformVersion: string;
   /**
@@ -115,6 +120,10 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
       env[ENV.authCacheTtlMs] !== undefined && Number(env[ENV.authCacheTtlMs]) >= 0
         ? Number(env[ENV.authCacheTtlMs])
         : 5_000,
+    reservedAuthors: (env[ENV.reservedAuthors] ?? 'langgenius')
+      .split(',')
+      .map((author) => author.trim())
+      .filter((author) => author !== ''),
     defaultPlatformVersion: env[ENV.platformVersion] ?? '1.9.0',
     cursorSecret: env[ENV.cursorSecret] || processCursorSecret,
     runtimeUrl: env[ENV.runtimeUrl]?.replace(/\/+$/, '') || undefined,

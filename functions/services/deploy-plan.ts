@@ -14,6 +14,7 @@ import { type PlannedPackage, planBasis, planStep, rollbackRevisionNumber } from
 import type { DeployPlanner, PlanOptions, PlanRequest, StoredInstallation } from '#core/deploy/ports.ts';
 import { NotFoundError } from '#core/errors.ts';
 import { resolveDependencies } from '#core/resolver/index.ts';
+import { isVisibleTo } from '#core/trust.ts';
 import { parseUniqueIdentifier } from '#core/unique-identifier.ts';
 import { assertNoDependents, CatalogCandidatePort } from './dependencies.ts';
 import { catalogFetcher } from './dependencies-fetch.ts';
@@ -38,9 +39,11 @@ export function plannedPackageOf(record: PackageRecord): PlannedPackage {
   };
 }
 
-export async function requirePackage(uniqueIdentifier: string): Promise<PackageRecord> {
+/** The catalogued package; with `forTenant`, only a build that tenant trusts (others are a 404). */
+export async function requirePackage(uniqueIdentifier: string, forTenant?: string): Promise<PackageRecord> {
   const record = await findPackage(uniqueIdentifier);
-  if (record === undefined) throw new NotFoundError(`Package ${uniqueIdentifier} is not in the catalog.`);
+  if (record === undefined || (forTenant !== undefined && !isVisibleTo(record, forTenant)))
+    throw new NotFoundError(`Package ${uniqueIdentifier} is not in the catalog.`);
   return record;
 }
 
@@ -73,7 +76,7 @@ export async function resolvePlanStep(
     case 'upgrade':
     case 'auto-upgrade': {
       const uid = request.target.unique_identifier;
-      const record = target ?? (uid === undefined ? undefined : await requirePackage(uid));
+      const record = target ?? (uid === undefined ? undefined : await requirePackage(uid, request.tenant_id));
       if (record === undefined) throw new Error('resolvePlanStep: no target package');
       return planStep({ ...base, target: plannedPackageOf(record) });
     }
@@ -125,9 +128,13 @@ export async function planDeployment(
     if (item.status === 'installed' && item.version !== null)
       installedVersions.set(item.plugin_id, item.version);
   }
-  const port = new CatalogCandidatePort(
-    options.fetchMissing ? { fetcher: catalogFetcher({ tenantId: request.tenant_id }, options.now) } : {},
-  );
+  // Only builds this tenant trusts are candidates (docs/security.md); fetching only when allowed.
+  const port = new CatalogCandidatePort({
+    tenantId: request.tenant_id,
+    ...(options.fetchMissing
+      ? { fetcher: catalogFetcher({ tenantId: request.tenant_id }, options.now) }
+      : {}),
+  });
   const uid = request.target.unique_identifier;
   const root =
     uid === undefined

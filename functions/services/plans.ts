@@ -6,7 +6,7 @@
  * `fetch_missing: true` from a caller holding `packages:write`.
  */
 import { listInstalledPlugins } from '#adapters/dynamo/installations.ts';
-import type { PackageRecord } from '#core/catalog.ts';
+import type { PackageRecord, Publisher } from '#core/catalog.ts';
 import type { CheckName, CheckResult } from '#core/deploy/verify.ts';
 import { PROBLEM_TYPE_PREFIX, ValidationError } from '#core/errors.ts';
 import { describePlan, type PlanStep, type Requirement, resolveDependencies } from '#core/resolver/index.ts';
@@ -29,7 +29,10 @@ export interface CheckVerdict {
   type?: string;
 }
 
-export type PackageChecks = { unique_identifier: string; ok: boolean } & Record<CheckName, CheckVerdict>;
+export type PackageChecks = { unique_identifier: string; ok: boolean; publisher: Publisher | null } & Record<
+  CheckName,
+  CheckVerdict
+>;
 
 export interface InstallPlan {
   steps: PlanStep[];
@@ -81,9 +84,10 @@ export async function planInstall(
   );
   const installed = new Map(installations.map((item) => [item.plugin_id, item.version as string]));
   // A plan is a dry run: it writes nothing unless asked to fetch (and the handler checked the scope).
-  const port = new CatalogCandidatePort(
-    request.fetch_missing === true ? { fetcher: catalogFetcher(caller, now) } : {},
-  );
+  const port = new CatalogCandidatePort({
+    tenantId,
+    ...(request.fetch_missing === true ? { fetcher: catalogFetcher(caller, now) } : {}),
+  });
   port.addRoots(roots);
   const allowPrerelease = request.allow_prerelease ?? false;
   const resolution = await resolveDependencies(port, { roots, installed, allowPrerelease });
@@ -108,7 +112,7 @@ export async function planInstall(
       resulting,
       allowPrerelease,
     });
-    checks.push(verdicts(step.unique_identifier, results));
+    checks.push(verdicts(step.unique_identifier, results, record.publisher ?? null));
   }
   return {
     steps,
@@ -118,10 +122,15 @@ export async function planInstall(
   };
 }
 
-function verdicts(uniqueIdentifier: string, results: readonly CheckResult[]): PackageChecks {
+function verdicts(
+  uniqueIdentifier: string,
+  results: readonly CheckResult[],
+  publisher: Publisher | null,
+): PackageChecks {
   const entry: Record<string, unknown> = {
     unique_identifier: uniqueIdentifier,
     ok: results.every((result) => result.ok),
+    publisher,
   };
   for (const result of results) {
     entry[result.check] = {

@@ -13,6 +13,7 @@ import type { Caller } from '#core/caller.ts';
 import { InvalidPackageError, NotFoundError, PackageTooLargeError } from '#core/errors.ts';
 import { DEFAULT_PACKAGE_LIMITS } from '#core/package/limits.ts';
 import { type PublishOutcome, type PublishResult, publishFile, publishPackageFile } from './publish.ts';
+import { publishUploadOnce } from './upload-claim.ts';
 
 export const MAX_PACKAGE_BYTES = DEFAULT_PACKAGE_LIMITS.maxPackageBytes;
 
@@ -35,17 +36,19 @@ export async function publishFromSource(
         if (session === undefined || session.tenant_id !== caller.tenantId) {
           throw new NotFoundError(`Upload "${request.upload_id}" does not exist.`);
         }
-        const size = await downloadObjectToFile(session.object_key, file, MAX_PACKAGE_BYTES);
-        if (size !== session.size) {
-          throw new InvalidPackageError(`The upload has ${size} bytes; ${session.size} were announced.`);
-        }
-        return publishFile(
-          file,
-          { type: 'package', upload_id: session.upload_id, filename: session.filename },
-          caller,
-          now,
-          { filename: session.filename },
-        );
+        return publishUploadOnce(session.upload_id, now, async () => {
+          const size = await downloadObjectToFile(session.object_key, file, MAX_PACKAGE_BYTES);
+          if (size !== session.size) {
+            throw new InvalidPackageError(`The upload has ${size} bytes; ${session.size} were announced.`);
+          }
+          return publishFile(
+            file,
+            { type: 'package', upload_id: session.upload_id, filename: session.filename },
+            caller,
+            now,
+            { filename: session.filename },
+          );
+        });
       }
       case 'github':
         await downloadGithubAsset(request, file);

@@ -21,18 +21,19 @@ import { getStoredPolicy } from '#adapters/dynamo/tenants.ts';
 import { publishEvent } from '#adapters/events.ts';
 import type { CatalogVersion } from '#core/auto-upgrade/plan.ts';
 import type { Deployment, DeploymentStatus } from '#core/deploy/model.ts';
+import { visibleTo } from '#core/trust.ts';
 import { startDeployment } from './deploy.ts';
 import { tenantCanaryPolicy } from './stage.ts';
 import { SWEEP_ACTOR, type SweepPorts } from './sweep.ts';
 
 const PAGE = 100;
 
-async function listCatalog(pluginId: string): Promise<CatalogVersion[]> {
+async function listCatalog(pluginId: string, tenantId: string): Promise<CatalogVersion[]> {
   const versions: CatalogVersion[] = [];
   let cursor: string | undefined;
   do {
     const page = await listPluginVersions(pluginId, PAGE, cursor);
-    for (const record of page.items) {
+    for (const record of visibleTo(page.items, tenantId)) {
       versions.push({
         version: record.version,
         unique_identifier: record.unique_identifier,

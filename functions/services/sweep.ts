@@ -126,7 +126,8 @@ export interface SweepPorts {
     cursor: string | undefined,
   ): Promise<{ items: SlotEntry[]; next_cursor: string | null }>;
   listInstalled(tenantId: string): Promise<Array<InstalledPlugin & { status: string; hold?: InstalledHold }>>;
-  listCatalog(pluginId: string): Promise<CatalogVersion[]>;
+  /** The versions of a plugin this tenant trusts (docs/security.md), any order. */
+  listCatalog(pluginId: string, tenantId: string): Promise<CatalogVersion[]>;
   /** The operator's deprecation of a plugin, if any (the sweep never upgrades a deprecated plugin). */
   findDeprecation(
     pluginId: string,
@@ -288,7 +289,7 @@ export async function planTenant(
   const catalog = new Map<string, CatalogVersion[]>();
   const pluginIds = [...new Set(installed.map((entry) => entry.plugin_id))];
   const [versions, deprecated] = await Promise.all([
-    Promise.all(pluginIds.map((pluginId) => ports.listCatalog(pluginId))),
+    Promise.all(pluginIds.map((pluginId) => ports.listCatalog(pluginId, tenantId))),
     Promise.all(pluginIds.map((pluginId) => ports.findDeprecation(pluginId))),
   ]);
   const deprecations = new Map<string, Pick<PluginDeprecation, 'reason' | 'alternative_plugin_id'>>();

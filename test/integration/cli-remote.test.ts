@@ -94,6 +94,10 @@ async function newTenant(policy: Record<string, unknown> = {}): Promise<Tenant> 
   const id = `cli-${run}-${tenantCount}`;
   const created = await call('POST', '/v1/tenants', { key: stack.bootstrapKey, json: { tenant_id: id } });
   expect(created.status, created.text).toBe(201);
+  // Tenant keys publish only under authors granted to their tenant (docs/security.md).
+  expect((await call('PUT', `/v1/authors/${AUTHOR}/tenants/${id}`, { key: stack.bootstrapKey })).status).toBe(
+    200,
+  );
   const issue = async (scopes: string[]) => {
     const response = await call('POST', `/v1/tenants/${id}/keys`, {
       key: stack.bootstrapKey,

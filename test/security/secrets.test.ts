@@ -124,6 +124,10 @@ beforeAll(async () => {
   const admin = await issue(['admin'], `keys-${run}`);
   const deployer = await issue(['read', 'packages:write', 'deploy:write']);
   const doomed = await issue(['read']);
+  // Tenant keys publish only under authors granted to their tenant (docs/security.md).
+  expect((await recorded('PUT', `/v1/authors/v${run}/tenants/${tenant}`, { key: OPERATOR })).status).toBe(
+    200,
+  );
 
   const published = await recorded('POST', '/v1/packages:raw', {
     key: deployer.key,

@@ -26,6 +26,9 @@
  * | token (by id)     | MARKETPLACE_TOKENS     | TOKEN#<token_id>            |                          |
  * | deprecation       | PLUGIN#<author/name>   | DEPRECATION                 |                          |
  * | install count     | PACKAGE#<uid>          | INSTALLS                    |                          |
+ * | author signers    | AUTHOR#<author>        | SIGNERS                     |                          |
+ * | author grant      | AUTHOR#<author>        | GRANT#<t>                   |                          |
+ * | tenant's author   | TENANT#<t>             | AUTHOR#<author>             |                          |
  */
 
 export interface ItemKey {
@@ -118,4 +121,17 @@ export const keys = {
     PK: `PACKAGE#${uniqueIdentifier}`,
     SK: 'INSTALLS',
   }),
+  /** Signers the operator bound to an author (docs/security.md). */
+  authorSigners: (author: string): ItemKey => ({ PK: `AUTHOR#${author}`, SK: 'SIGNERS' }),
+  /** An author granted to a tenant, written twice: under the author and under the tenant. */
+  authorGrant: (author: string, tenantId: string): ItemKey => ({
+    PK: `AUTHOR#${author}`,
+    SK: `GRANT#${tenantId}`,
+  }),
+  authorGrantsPartition: (author: string) => ({ PK: `AUTHOR#${author}`, skPrefix: 'GRANT#' }) as const,
+  tenantAuthor: (tenantId: string, author: string): ItemKey => ({
+    PK: `TENANT#${tenantId}`,
+    SK: `AUTHOR#${author}`,
+  }),
+  tenantAuthorsPartition: (tenantId: string) => ({ PK: `TENANT#${tenantId}`, skPrefix: 'AUTHOR#' }) as const,
 } as const;

@@ -1,4 +1,4 @@
-import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError } from '#core/errors.ts';
 import type { Page } from '#core/page.ts';
 import { documentClientInstance, mainTableName } from './client.ts';
@@ -62,4 +62,11 @@ export async function deleteSigner(keyId: string): Promise<void> {
     if (isConditionalFailure(error)) throw new NotFoundError(`Signer "${keyId}" does not exist.`);
     throw error;
   }
+}
+
+export async function findSigner(keyId: string): Promise<Signer | undefined> {
+  const { Item } = await documentClientInstance().send(
+    new GetCommand({ TableName: mainTableName(), Key: keys.signer(keyId) }),
+  );
+  return Item === undefined ? undefined : toSigner(Item);
 }

@@ -40,15 +40,34 @@ export function idempotency(persistenceStore: BasePersistenceLayer): Middleware 
   return {
     before: async (request) => {
       assertKeyShape(request.event);
+      let replay: unknown;
       try {
-        return await inner.before(request);
+        replay = await inner.before(request);
       } catch (error) {
         throw translate(error);
       }
+      if (replay === undefined) markOwner(request);
+      return replay;
     },
     after: inner.after,
-    onError: inner.onError,
+    // Only the request that wrote the in-progress record may delete it: a request refused as
+    // `idempotency-in-progress` (or `idempotency-key-reused`) fails here too, and deleting then
+    // would let the next duplicate run the operation a second time.
+    onError: async (request) => {
+      if (isOwner(request)) await inner.onError(request);
+    },
   };
+}
+
+/** The requests (middy request objects) that wrote their key's in-progress record. */
+const owners = new WeakSet<object>();
+
+function markOwner(request: object): void {
+  owners.add(request);
+}
+
+function isOwner(request: object): boolean {
+  return owners.has(request);
 }
 
 function translate(error: unknown): unknown {

@@ -79,7 +79,10 @@ describe('evaluateChecklist', () => {
       current: { installation, lastDeployment: { ...lastDeployment, steps: [] } },
     });
     expect(items.filter((item) => item.status === 'fail').map((item) => [item.id, item.detail])).toEqual([
-      ['trusted_source', 'source "github" is not allowed by the tenant (allowed: package, marketplace)'],
+      [
+        'trusted_source',
+        'source "github" is not allowed by the tenant (allowed: package, marketplace); publisher not recorded',
+      ],
       ['signature_verified', 'signed by "stranger", which the tenant does not trust (release)'],
       ['dependencies_complete', 'package acme/base: not in the catalog'],
       ['permissions_reasonable', "beyond the tenant's ceiling: model.enabled, model.llm"],
@@ -87,6 +90,27 @@ describe('evaluateChecklist', () => {
       ['config_backed_up', 'deployment 01HX has no Snapshot step'],
     ]);
     expect(checklistFailed(items)).toBe(true);
+  });
+
+  it('names who published the build in the trusted-source item', () => {
+    const byTenant = evaluateChecklist({
+      package: {
+        ...pkg,
+        publisher: { kind: 'tenant', tenant_id: 'acme', key_id: 'key_1', source: 'package' },
+        promoted: { key_id: 'key_op', promoted_at: '2026-01-01T00:00:00Z' },
+      },
+      policy,
+      dependencies: { via: 'catalog', findings: [] },
+      current: { installation, lastDeployment },
+    }).find((item) => item.id === 'trusted_source');
+    expect(byTenant?.detail).toContain('published by tenant acme (key key_1), promoted stage-wide');
+    const byOperator = evaluateChecklist({
+      package: { ...pkg, publisher: { kind: 'operator', tenant_id: null, key_id: null, source: 'drop' } },
+      policy,
+      dependencies: { via: 'catalog', findings: [] },
+      current: { installation, lastDeployment },
+    }).find((item) => item.id === 'trusted_source');
+    expect(byOperator?.detail).toContain('published by the operator (via drop)');
   });
 
   it('what cannot be read becomes manual, not a failure; nothing installed needs no backup', () => {
