@@ -123,6 +123,7 @@ export class PluginopsStack extends Stack {
         ...Object.values(this.api.functions),
         this.events.dropFunction,
         this.events.outboxRelay,
+        ...(this.workflows.recovery === undefined ? [] : [this.workflows.recovery]),
         ...Object.values(this.workflows.taskFunctions),
       ],
       dropDeadLetterQueue: this.events.dropDeadLetterQueue,

@@ -22,7 +22,15 @@ export interface LocalSchedulerOptions {
   log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
   /** Replaces `startSweep` (tests). */
   start?: (at: Date) => Promise<{ name: string; alreadyStarted: boolean }>;
+  /**
+   * The recovery pass (functions/services/deploy-recovery.ts): run once at start-up and every
+   * minute, the local stand-in for the 5-minute EventBridge rule.
+   */
+  recover?: () => Promise<{ settled: unknown[] }>;
 }
+
+/** Every minute: the recovery pass. */
+export const RECOVERY_CRON = '* * * * *';
 
 /** Whether the local stack should run the scheduler: `PLUGINOPS_SCHEDULER` on/off, off under Vitest by default. */
 export function schedulerEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -46,10 +54,30 @@ export function startLocalScheduler(options: LocalSchedulerOptions = {}): LocalS
       });
     }
   });
+  const recover = options.recover;
+  const runRecovery = async () => {
+    if (recover === undefined) return;
+    try {
+      const summary = await recover();
+      if (summary.settled.length > 0) {
+        options.log?.('warn', 'recovery pass settled interrupted deployments', { settled: summary.settled });
+      }
+    } catch (error) {
+      options.log?.('error', 'the recovery pass failed', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  };
+  const recovery =
+    recover === undefined
+      ? undefined
+      : new Cron(RECOVERY_CRON, { timezone: 'UTC', protect: true }, runRecovery);
+  void runRecovery();
   return {
     nextRun: () => job.nextRun(),
     async stop() {
       job.stop();
+      recovery?.stop();
     },
   };
 }

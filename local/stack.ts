@@ -271,7 +271,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     // --- Scheduler: the 15-minute sweep (EventBridge rule on AWS); off with PLUGINOPS_SCHEDULER=off.
     if (schedulerEnabled()) {
-      const scheduler = startLocalScheduler({ log: (level, message, fields) => log[level](message, fields) });
+      const scheduler = startLocalScheduler({
+        log: (level, message, fields) => log[level](message, fields),
+        recover: async () => {
+          const { realRecoveryPorts } = await import('#services/deploy-ports.ts');
+          const { recoverDeployments } = await import('#services/deploy-recovery.ts');
+          return recoverDeployments(realRecoveryPorts(), new Date());
+        },
+      });
       cleanups.push(() => scheduler.stop());
       log.info('auto-upgrade scheduler on', { next_sweep: scheduler.nextRun()?.toISOString() ?? null });
     }

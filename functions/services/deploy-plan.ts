@@ -136,6 +136,8 @@ export async function planDeployment(
       : {}),
   });
   const uid = request.target.unique_identifier;
+  // An exact build the tenant cannot see (or that does not exist) is a 404, not an unsatisfiable plan.
+  if (uid !== undefined) await requirePackage(uid, request.tenant_id);
   const root =
     uid === undefined
       ? { pluginId, range: request.target.version ?? '*' }

@@ -3,7 +3,13 @@
  * bucket, the runtime host. Built once per process where the app is assembled (the task handlers
  * in functions/tasks/, the local engine loads the same handlers).
  */
-import { deploymentConfigSealed, findDeployment, updateDeployment } from '#adapters/dynamo/deployments.ts';
+import {
+  deploymentConfigSealed,
+  findDeployment,
+  listDeployments,
+  updateDeployment,
+} from '#adapters/dynamo/deployments.ts';
+import { listTenants } from '#adapters/dynamo/directory.ts';
 import {
   applyRevision,
   finalizeRevision,
@@ -17,10 +23,13 @@ import {
 import { findPackage } from '#adapters/dynamo/packages.ts';
 import { runtimeHost } from '#adapters/runtime-host.ts';
 import { putJson } from '#adapters/s3/blob-store.ts';
-import type { StepName } from '#core/deploy/model.ts';
+import { describeExecution, executionArnOf } from '#adapters/workflow.ts';
+import { getConfig } from '#config/runtime-config.ts';
+import type { Deployment, StepName } from '#core/deploy/model.ts';
 import { desiredStateGeneration } from '#core/deploy/plan.ts';
 import type { DeployPorts, DeployRuntime } from '#core/deploy/ports.ts';
 import { catalogPlanner } from './deploy-plan.ts';
+import type { RecoveryPorts } from './deploy-recovery.ts';
 import { type DeployState, deployTask, type StepImpl } from './deploy-task.ts';
 import { currentKeyring, packageChecks, resultingPackages, tenantPolicy } from './deploy-verify.ts';
 import { type DeploySteps, deploySteps } from './deploy-workflow.ts';
@@ -107,4 +116,45 @@ export function deployStepHandler<I extends DeployState, O>(
   pick: (steps: DeploySteps) => StepImpl<I, O>,
 ): (input: I) => Promise<O> {
   return deployTask<I, O>(name, (input, context) => pick(realDeploySteps())(input, context), deployPorts);
+}
+
+const OPEN_STATUSES = ['pending', 'running', 'awaiting_approval'] as const;
+const PAGE = 100;
+
+/** The recovery pass over the real adapters: every tenant's open deployments, the deploy engine. */
+export function realRecoveryPorts(): RecoveryPorts {
+  return {
+    async listOpenDeployments() {
+      const open: Deployment[] = [];
+      let tenantCursor: string | undefined;
+      do {
+        const tenants = await listTenants(PAGE, tenantCursor);
+        for (const tenant of tenants.items) {
+          for (const status of OPEN_STATUSES) {
+            let cursor: string | undefined;
+            do {
+              const page = await listDeployments(tenant.tenant_id, { status, limit: PAGE, cursor });
+              open.push(...page.items);
+              cursor = page.next_cursor ?? undefined;
+            } while (cursor !== undefined);
+          }
+        }
+        tenantCursor = tenants.next_cursor ?? undefined;
+      } while (tenantCursor !== undefined);
+      return open;
+    },
+    async executionRunning(deploymentId) {
+      const machine = getConfig().stateMachineArns.deploy;
+      const name = machine === undefined ? deploymentId : executionArnOf(machine, deploymentId);
+      try {
+        return (await describeExecution('deploy', name))?.status === 'RUNNING';
+      } catch (error) {
+        // Never started (the API stopped before starting it), or its history is gone.
+        if ((error as { name?: string }).name === 'ExecutionDoesNotExist') return false;
+        throw error;
+      }
+    },
+    deploy: deployPorts(),
+    steps: realDeploySteps(),
+  };
 }

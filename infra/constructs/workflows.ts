@@ -21,7 +21,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Arn, ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import type * as events from 'aws-cdk-lib/aws-events';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -31,7 +32,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
 import { ENV, type StateMachineName, stateMachineArnVariable } from '#config/names.ts';
 import { PROJECT_ROOT } from '../lambda/bundling.ts';
-import { taskEntry } from '../lambda/entries.ts';
+import { recoveryEntry, taskEntry } from '../lambda/entries.ts';
 import type { StageConfig } from '../stages.ts';
 import { type Access, grantExistenceChecks, grantObjects, grantTable } from './access.ts';
 import { LOG_RETENTION, PluginopsFunction, removalPolicyOf } from './pluginops-function.ts';
@@ -197,6 +198,9 @@ export function grantStartExecution(fn: PluginopsFunction, stage: StageConfig, m
 
 // ── Task access ─────────────────────────────────────────────────────────────────────────────────
 
+/** How often the recovery pass runs on AWS (locally: every minute and at start-up). */
+export const RECOVERY_INTERVAL = Duration.minutes(5);
+
 export interface TaskAccess {
   /** Main table items (every deploy task records its step on the deployment). */
   table: Access;
@@ -308,6 +312,8 @@ function smallestTaskTimeouts(files: readonly AslFile[]): Record<string, number>
 export class Workflows extends Construct {
   readonly stateMachines: Record<string, sfn.StateMachine> = {};
   readonly taskFunctions: Record<string, PluginopsFunction> = {};
+  /** The recovery pass (present with the deploy state machine). */
+  readonly recovery: PluginopsFunction | undefined;
   /** Names of the state machines this stage has (one per ASL file), known before any is built. */
   readonly machineNames: ReadonlySet<string>;
   private readonly taskTimeouts: Record<string, number>;
@@ -353,6 +359,41 @@ export class Workflows extends Construct {
       });
       this.stateMachines[file.name] = machine;
     }
+    if (this.stateMachines.deploy !== undefined) this.recovery = this.recoveryPass(props);
+  }
+
+  /**
+   * The recovery pass (functions/services/deploy-recovery.ts), every 5 minutes: settles
+   * deployments whose run is gone with the deploy steps' own failure path, so it may do what
+   * Rollback and MarkFailed do, and read the deploy executions.
+   */
+  private recoveryPass(props: WorkflowsProps): PluginopsFunction {
+    const fn = new PluginopsFunction(this, 'recovery', {
+      stage: props.stage,
+      entry: recoveryEntry(),
+      description: 'pluginops recovery pass: settles deployments whose workflow run is gone',
+      environment: { ...props.environment, [ENV.runtimeUrl]: props.stage.runtimeUrl },
+      timeout: Duration.minutes(5),
+      memorySize: 512,
+    });
+    grantTable(fn.role, props.mainTable, props.key, 'read-write');
+    grantObjects(fn.role, props.bucket, props.key, RUNTIME_PREFIX, 'write');
+    fn.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['states:DescribeExecution'],
+        resources: [executionArnsOf(fn, props.stage, 'deploy')],
+      }),
+    );
+    fn.function.addEnvironment(
+      stateMachineArnVariable('deploy'),
+      stateMachineArnOf(fn, props.stage, 'deploy'),
+    );
+    new events.Rule(this, 'RecoverySchedule', {
+      description: `pluginops ${props.stage.name}: recovery pass every 5 minutes`,
+      schedule: events.Schedule.rate(RECOVERY_INTERVAL),
+      targets: [new targets.LambdaFunction(fn.function, { retryAttempts: 2 })],
+    });
+    return fn;
   }
 
   private resolvePlaceholder(

@@ -119,7 +119,11 @@ export function outboxRelayEntry(): LambdaEntry {
   };
 }
 
+export function recoveryEntry(): LambdaEntry {
+  return { id: 'events-recover', entryFile: join(PROJECT_ROOT, 'functions', 'events', 'recover.ts') };
+}
+
 /** Every entry the stack deploys today (task functions appear once their ASL exists). */
 export function allLambdaEntries(): LambdaEntry[] {
-  return [...ROUTE_GROUPS.map(apiGroupEntry), dropEntry(), outboxRelayEntry()];
+  return [...ROUTE_GROUPS.map(apiGroupEntry), dropEntry(), outboxRelayEntry(), recoveryEntry()];
 }

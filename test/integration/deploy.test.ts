@@ -909,3 +909,135 @@ describe('drop folder, tenant path', () => {
     });
   });
 });
+
+// ── interrupted work settles by itself ──────────────────────────────────────────────────────────
+
+describe('the recovery pass', () => {
+  async function deploymentOf(tenant: Tenant, id: string) {
+    return (await call('GET', `/v1/tenants/${tenant.id}/deployments/${id}`, { key: tenant.deployer })).body;
+  }
+
+  type Point = {
+    name: string;
+    /** Where the run is cut: a fault on a state, or an abort while it waits for approval. */
+    state?: 'Resolve' | 'Verify' | 'Acquire' | 'Snapshot' | 'Apply' | 'Probe' | 'Release' | 'Rollback';
+    when?: 'before' | 'after';
+    approval?: boolean;
+    probeFails?: boolean;
+  };
+  const POINTS: Point[] = [
+    { name: 'before Resolve (pending, only the reservation)', state: 'Resolve', when: 'before' },
+    { name: 'after Resolve', state: 'Resolve', when: 'after' },
+    { name: 'after Verify', state: 'Verify', when: 'after' },
+    { name: 'while awaiting approval', approval: true },
+    { name: 'after Acquire', state: 'Acquire', when: 'after' },
+    { name: 'after Snapshot', state: 'Snapshot', when: 'after' },
+    { name: 'after Apply (the change committed)', state: 'Apply', when: 'after' },
+    { name: 'after Probe', state: 'Probe', when: 'after' },
+    { name: 'after Release', state: 'Release', when: 'after' },
+    { name: 'before Rollback of a failed probe', state: 'Rollback', when: 'before', probeFails: true },
+  ];
+
+  it.each(POINTS)(
+    'a run cut $name ends terminal at the next pass, records and host agreeing',
+    async (point) => {
+      const { realRecoveryPorts } = await import('#services/deploy-ports.ts');
+      const { RECOVERY_GRACE_SECONDS, recoverDeployments } = await import('#services/deploy-recovery.ts');
+      const tenant = await newTenant(point.approval === true ? { approval_required: true } : {});
+      const name = newPluginName();
+      const pluginId = `${AUTHOR}/${name}`;
+      const v1 = await publish(name, '1.0.0');
+      const v2 = await publish(name, '1.1.0');
+      if (point.approval === true) {
+        const first = await deploy(tenant, { operation: 'install', unique_identifier: v1.unique_identifier });
+        await eventually(
+          async () =>
+            (await deploymentOf(tenant, first.body.deployment_id)).status === 'awaiting_approval'
+              ? true
+              : undefined,
+          20_000,
+        );
+        expect(
+          (
+            await call('POST', `/v1/tenants/${tenant.id}/deployments/${first.body.deployment_id}/approve`, {
+              key: tenant.admin,
+              json: {},
+            })
+          ).status,
+        ).toBe(200);
+        await stack.workflows.waitForExecution(first.body.deployment_id, 20_000);
+      } else {
+        expect(
+          (await deployAndWait(tenant, { operation: 'install', unique_identifier: v1.unique_identifier }))
+            .status,
+        ).toBe('succeeded');
+      }
+      if (point.probeFails === true)
+        await hostFault({ tenant_id: tenant.id, unique_identifier: v2.unique_identifier, mode: 'fail' });
+      const fault =
+        point.state === undefined
+          ? undefined
+          : stack.workflows.injectFault({
+              machine: 'deploy',
+              state: point.state,
+              when: point.when ?? 'after',
+              mode: 'abort',
+            });
+      const response = await deploy(tenant, {
+        operation: 'upgrade',
+        unique_identifier: v2.unique_identifier,
+      });
+      expect(response.status, response.text).toBe(202);
+      const id = response.body.deployment_id as string;
+      if (point.approval === true) {
+        await eventually(
+          async () => ((await deploymentOf(tenant, id)).status === 'awaiting_approval' ? true : undefined),
+          20_000,
+        );
+        await stack.workflows.abortExecution(id);
+      } else {
+        expect((await stack.workflows.waitForExecution(id, 20_000)).status).toBe('ABORTED');
+      }
+      fault?.remove();
+      if (point.probeFails === true) await fetch(`${stack.runtimeUrl}/admin/faults`, { method: 'DELETE' });
+
+      // A pass within the grace period leaves it alone; the next one (past the bound) settles it.
+      const ports = realRecoveryPorts();
+      const early = await recoverDeployments(ports, new Date());
+      expect(early.settled.map((item) => item.deployment_id)).not.toContain(id);
+      const pass = await recoverDeployments(
+        ports,
+        new Date(Date.now() + (RECOVERY_GRACE_SECONDS + 1) * 1000),
+      );
+      const settled = await deploymentOf(tenant, id);
+      expect(FINAL.has(settled.status), `${point.name}: ${settled.status}`).toBe(true);
+      if (point.state === 'Release') {
+        // Release had marked it succeeded before the cut: nothing was left open.
+        expect(settled.status).toBe('succeeded');
+        expect(pass.settled.map((item) => item.deployment_id)).not.toContain(id);
+      } else {
+        expect(pass.settled.map((item) => item.deployment_id)).toContain(id);
+      }
+      // Step views show the final state: nothing is left "running".
+      expect(settled.steps.filter((step: { status: string }) => step.status === 'running')).toEqual([]);
+
+      // Fully old or fully new, the host running what the records say, and no lease left behind.
+      const { installation } = await expectConsistent(tenant, pluginId);
+      expect([v1.unique_identifier, v2.unique_identifier]).toContain(installation?.unique_identifier);
+      expect(installation?.deployment_id).toBeUndefined();
+      if (settled.status !== 'succeeded') expect(installation?.unique_identifier).toBe(v1.unique_identifier);
+      expect(
+        await runtimeHost().probe(tenant.id, pluginId, installation?.unique_identifier ?? null),
+      ).toMatchObject({ ok: true });
+      // Nothing blocks the plugin any more: the next deployment starts at once.
+      const next = await deploy(tenant, {
+        operation: 'upgrade',
+        unique_identifier: (await publish(name, '1.2.0')).unique_identifier,
+      });
+      expect(next.status, next.text).toBe(202);
+      // (On the approval tenant it waits for a decision nobody gives: stop it.)
+      if (point.approval === true) await stack.workflows.abortExecution(next.body.deployment_id);
+      else await stack.workflows.waitForExecution(next.body.deployment_id, 20_000);
+    },
+  );
+});
