@@ -33,6 +33,11 @@ async function main(): Promise<void> {
     `[debug] started in ${stack.startupMs} ms (${formatPhases(stack.startupPhases)}); dynamodb ${stack.dynamodbEndpoint}, s3 ${stack.s3Endpoint} ` +
       `(bucket ${stack.bucket}, credentials S3RVER/S3RVER), data ${stack.dataDir}`,
   );
+  if (stack.difyDaemon !== undefined) {
+    console.log(
+      `Dify plugin daemon stand-in on ${stack.difyDaemon.url} (key in ${stack.dataDir}/dify-daemon.key unless PLUGINOPS_DIFY_DAEMON_KEY is set)`,
+    );
+  }
   handleShutdown(stack);
 }
 

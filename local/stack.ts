@@ -17,12 +17,13 @@ import {
   registerBootstrapKey,
   resolveBootstrapKey,
 } from './bootstrap-key.ts';
+import { type DifyDaemon, startDifyDaemon } from './dify-daemon.ts';
 import { createDropDispatcher, type DropHandler, dropEventsFrom } from './drop-events.ts';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb.ts';
 import { LocalStackError } from './errors.ts';
 import { type Gateway, startGateway } from './gateway.ts';
 import { type PluginHost, pluginHostSettings, startPluginHost } from './plugin-host.ts';
-import { assertPortFree } from './ports.ts';
+import { assertPortFree, parsePort } from './ports.ts';
 import { S3RVER_CREDENTIALS, type S3Server, startS3Server } from './s3.ts';
 import { schedulerEnabled, startLocalScheduler } from './scheduler.ts';
 import { ensureTables } from './tables.ts';
@@ -75,6 +76,8 @@ export interface LocalStack {
   idempotencyTable: string;
   /** Local plugin host the runtime port probes (`PLUGINOPS_RUNTIME_URL`; see local/plugin-host.ts). */
   runtimeUrl: string;
+  /** The Dify plugin daemon stand-in, started when `PLUGINOPS_RUNTIME=dify-daemon` has no URL (local/dify-daemon.ts). */
+  difyDaemon: DifyDaemon | undefined;
   /** Milliseconds from the call to a serving gateway. */
   startupMs: number;
   /** Milliseconds since the call at which each startup phase finished. */
@@ -105,6 +108,8 @@ const MANAGED_ENV = [
   'PLUGINOPS_RUNTIME_URL',
   'PLUGINOPS_EVENTS_FILE',
   'PLUGINOPS_CURSOR_SECRET',
+  'PLUGINOPS_DIFY_DAEMON_URL',
+  'PLUGINOPS_DIFY_DAEMON_KEY',
 ] as const;
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
@@ -200,6 +205,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     cleanups.push(() => pluginHost.stop());
     mark('plugin-host');
     // --- end plugin host
+    const difyDaemon = await startDifyDaemonStandIn(dataDir, log);
+    if (difyDaemon !== undefined) cleanups.push(() => difyDaemon.stop());
 
     applyEnvironment({
       dataDir,
@@ -284,6 +291,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       mainTable,
       idempotencyTable,
       runtimeUrl: pluginHost.url,
+      difyDaemon,
       startupMs: Math.round(performance.now() - started),
       startupPhases: phases,
       dropIdle: () => dispatcher.idle(),
@@ -352,6 +360,28 @@ function applyEnvironment(settings: {
     events_file: env.PLUGINOPS_EVENTS_FILE,
   });
   resetConfigCache();
+}
+
+/**
+ * `PLUGINOPS_RUNTIME=dify-daemon` without `PLUGINOPS_DIFY_DAEMON_URL`: start the daemon stand-in
+ * (on `PLUGINOPS_DIFY_DAEMON_PORT`, default any free port) with the given key or one kept in the
+ * data dir, and point the runtime at it, so the whole daemon path can be tried without Dify.
+ */
+async function startDifyDaemonStandIn(
+  dataDir: string,
+  log: { info(message: string, fields?: Record<string, unknown>): void },
+): Promise<DifyDaemon | undefined> {
+  const env = process.env;
+  if (env.PLUGINOPS_RUNTIME !== 'dify-daemon' || env.PLUGINOPS_DIFY_DAEMON_URL) return undefined;
+  const apiKey = env.PLUGINOPS_DIFY_DAEMON_KEY || localSecret(join(dataDir, 'dify-daemon.key'));
+  const daemon = await startDifyDaemon({
+    apiKey,
+    port: parsePort(env.PLUGINOPS_DIFY_DAEMON_PORT, 'PLUGINOPS_DIFY_DAEMON_PORT') ?? 0,
+  });
+  env.PLUGINOPS_DIFY_DAEMON_URL = daemon.url;
+  env.PLUGINOPS_DIFY_DAEMON_KEY = apiKey;
+  log.info('Dify plugin daemon stand-in', { url: daemon.url });
+  return daemon;
 }
 
 /** A 32-byte secret kept in the data dir (created once, mode 0600). */

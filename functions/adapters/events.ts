@@ -15,7 +15,8 @@ export type EventType =
   | 'Deployment Rolled Back'
   | 'Approval Requested'
   | 'Installation Changed'
-  | 'Auto-upgrade Alert';
+  | 'Auto-upgrade Alert'
+  | 'Runtime Drift Detected';
 
 let client: EventBridgeClient | undefined;
 

@@ -36,6 +36,13 @@ import { assertNoDependents } from './dependencies.ts';
 import { isDependencyStep, requirePackage, resolveDeploymentPlan } from './deploy-plan.ts';
 import { type DeployState, ProbeFailedError, TransientError } from './deploy-task.ts';
 import { currentKeyring, packageChecks, resultingPackages, tenantPolicy } from './deploy-verify.ts';
+import {
+  assertRuntimeTarget,
+  checkRuntimeDrift,
+  convergeDifyDaemon,
+  probeRuntime,
+  usesDifyDaemon,
+} from './dify-runtime.ts';
 import { stagePolicyDefaults } from './stage.ts';
 
 const OPEN: readonly DeploymentStatus[] = ['pending', 'running', 'awaiting_approval'];
@@ -90,6 +97,7 @@ export async function resolveStep(input: DeployState, now: Date): Promise<Deploy
     await publishEvent('Deployment Started', eventDetail(started), now);
   }
   const deployment = await getDeployment(tenantId, deploymentId);
+  await assertRuntimeTarget(tenantId);
   // Dependencies are resolved (and missing ones fetched) here; the API planned the target only.
   const plan = await resolveDeploymentPlan(deployment, now);
   // Checked again here: a dependent may have been installed since the API accepted the request.
@@ -286,7 +294,7 @@ async function settleAbandoned(
   });
   if (installation !== undefined && installation.last_deployment_id === abandonedId) {
     await finalizeRevision(tenantId, pluginId, installation.revision, 'unverified', now);
-    await syncDesiredState(tenantId, now);
+    await syncDesiredState(tenantId, now, [pluginId]);
   }
   if (abandoned !== undefined && !FINAL_STATUSES.has(abandoned.status)) {
     const problem = new ConflictError(
@@ -313,7 +321,18 @@ export function backupKey(tenantId: string, deploymentId: string): string {
 
 /** What was installed (and its sealed config) before the change; rewriting it on retry is harmless. */
 export async function snapshotStep(input: DeployState, now: Date): Promise<DeployState> {
-  const deployment = await getDeployment(input.tenant_id, input.deployment_id);
+  let deployment = await getDeployment(input.tenant_id, input.deployment_id);
+  // Dify daemon runtime: a change made behind pluginops' back fails here, or is adopted and re-planned.
+  if (await checkRuntimeDrift(deployment, requirePlan(deployment).order, now)) {
+    await updateDeployment(
+      input.tenant_id,
+      input.deployment_id,
+      { plan: await resolveDeploymentPlan(deployment, now) },
+      now,
+      OPEN,
+    );
+    deployment = await getDeployment(input.tenant_id, input.deployment_id);
+  }
   const plugins = [];
   for (const step of requirePlan(deployment).steps) {
     const installation = await findInstallation(input.tenant_id, step.plugin_id);
@@ -364,8 +383,10 @@ async function configFor(
 export async function applyStep(input: DeployState, now: Date): Promise<DeployState> {
   const deployment = await getDeployment(input.tenant_id, input.deployment_id);
   let changed = false;
+  const touched: string[] = [];
   for (const step of requirePlan(deployment).steps) {
     if (step.action === 'keep') continue;
+    touched.push(step.plugin_id);
     const installation = await findInstallation(input.tenant_id, step.plugin_id);
     const config = await configFor(deployment, step, installation);
     const result = await applyRevision({
@@ -409,7 +430,7 @@ export async function applyStep(input: DeployState, now: Date): Promise<DeploySt
       now,
     );
   }
-  if (changed) await syncDesiredState(input.tenant_id, now);
+  if (changed) await syncDesiredState(input.tenant_id, now, touched);
   return input;
 }
 
@@ -429,7 +450,13 @@ function operationOf(deployment: Deployment, step: PlanStep): Deployment['operat
  * higher generation, and after writing re-read the installations — if another deployment committed
  * meanwhile, sync again (its own sync may have read the document before ours landed).
  */
-export async function syncDesiredState(tenantId: string, now: Date): Promise<void> {
+export async function syncDesiredState(
+  tenantId: string,
+  now: Date,
+  pluginIds?: readonly string[],
+): Promise<void> {
+  // A Dify plugin daemon is told plugin by plugin (see dify-runtime.ts), not by a document.
+  if (usesDifyDaemon()) return convergeDifyDaemon(tenantId, pluginIds);
   for (let attempt = 0; attempt < MAX_SYNC_ATTEMPTS; attempt += 1) {
     const installed = await listInstalledPlugins(tenantId);
     const generation = desiredStateGeneration(installed.map((item) => item.revision));
@@ -466,7 +493,7 @@ const MAX_SYNC_ATTEMPTS = 5;
 export async function probeStep(input: DeployState, _now: Date): Promise<DeployState> {
   const deployment = await getDeployment(input.tenant_id, input.deployment_id);
   for (const step of requirePlan(deployment).steps) {
-    const result = await runtimeHost().probe(input.tenant_id, step.plugin_id, step.to.unique_identifier);
+    const result = await probeRuntime(input.tenant_id, step.plugin_id, step.to.unique_identifier);
     if (!result.ok) {
       throw new ProbeFailedError(probeProblem(`${step.plugin_id}: ${result.detail}`));
     }
@@ -600,11 +627,11 @@ export async function rollbackStep(
     restoredPlugins.push(step.plugin_id);
     rolledBack = true;
   }
-  await syncDesiredState(tenantId, now);
+  await syncDesiredState(tenantId, now, restoredPlugins);
   const probes: Record<string, string> = {};
   for (const step of requirePlan(deployment).steps.filter((s) => restoredPlugins.includes(s.plugin_id))) {
     const installation = await findInstallation(tenantId, step.plugin_id);
-    const result = await runtimeHost().probe(tenantId, step.plugin_id, step.from.unique_identifier);
+    const result = await probeRuntime(tenantId, step.plugin_id, step.from.unique_identifier);
     probes[step.plugin_id] = result.detail;
     if (installation !== undefined) {
       await finalizeRevision(

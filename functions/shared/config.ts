@@ -30,6 +30,14 @@ export interface RuntimeConfig {
   runtimeUrl: string | undefined;
   /** Deadline of one probe across its retries, in ms (`PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS`, default 5000). */
   runtimeProbeTimeoutMs: number;
+  /** Which runtime deployments drive (`PLUGINOPS_RUNTIME`): the built-in plugin host (default) or a Dify plugin daemon. */
+  runtime: 'plugin-host' | 'dify-daemon';
+  /** Base URL of the Dify plugin daemon (`PLUGINOPS_DIFY_DAEMON_URL`), e.g. `http://plugin_daemon:5002`. */
+  difyDaemonUrl: string | undefined;
+  /** The daemon's `SERVER_KEY` (`PLUGINOPS_DIFY_DAEMON_KEY`; Secrets Manager on AWS). Never logged. */
+  difyDaemonKey: string | undefined;
+  /** Deadline for one daemon install/upgrade task, in ms (`PLUGINOPS_DIFY_DAEMON_TASK_TIMEOUT_MS`, default 120000). */
+  difyDaemonTaskTimeoutMs: number;
 }
 
 const processCursorSecret = randomBytes(32).toString('base64url');
@@ -57,6 +65,15 @@ export function getConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
       Number(env.PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS) > 0
         ? Number(env.PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS)
         : 5_000,
+    runtime: env.PLUGINOPS_RUNTIME === 'dify-daemon' ? 'dify-daemon' : 'plugin-host',
+    difyDaemonUrl: env.PLUGINOPS_DIFY_DAEMON_URL
+      ? env.PLUGINOPS_DIFY_DAEMON_URL.replace(/\/+$/, '')
+      : undefined,
+    difyDaemonKey: env.PLUGINOPS_DIFY_DAEMON_KEY || undefined,
+    difyDaemonTaskTimeoutMs:
+      Number(env.PLUGINOPS_DIFY_DAEMON_TASK_TIMEOUT_MS) > 0
+        ? Number(env.PLUGINOPS_DIFY_DAEMON_TASK_TIMEOUT_MS)
+        : 120_000,
   };
   if (env === process.env) cached = config;
   return config;
