@@ -465,7 +465,7 @@ export async function startDifyDaemon(options: DifyDaemonOptions): Promise<DifyD
       return { status: 200, body: { faults } };
     }
     if (path === '/admin/faults' && request.method === 'POST') {
-      const parsed = faultSchema.safeParse(parseJson(await readText(request)));
+      const parsed = faultSchema.safeParse(asDaemonFault(parseJson(await readText(request))));
       if (!parsed.success) return { status: 400, body: { error: parsed.error.message } };
       faults.push(parsed.data);
       return { status: 201, body: { faults } };
@@ -531,6 +531,18 @@ export async function startDifyDaemon(options: DifyDaemonOptions): Promise<DifyD
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * The built-in plugin host's fault shape (`{"unique_identifier", "mode": "fail"}`, see
+ * plugin-host-faults.ts) is accepted too, so the README walkthrough runs unchanged against the
+ * stand-in: `fail` is a failing install task. The host's `tenant_id` selector names a pluginops
+ * tenant, which a daemon does not know; it is dropped.
+ */
+function asDaemonFault(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  const { tenant_id: _tenant, ...fault } = value as Record<string, unknown>;
+  return fault.mode === 'fail' ? { ...fault, mode: 'task-fails' } : fault;
 }
 
 /** The message the daemon's validator gives for a struct field (go-playground/validator). */

@@ -13,6 +13,11 @@ async function main(): Promise<void> {
   const env = process.env;
   const port = parsePort(env.PLUGINOPS_PORT, 'PLUGINOPS_PORT') ?? DEFAULT_PORT;
   // The local plugin host sits next to the API (8790 by default) so its admin API is easy to find.
+  // With the Dify daemon stand-in, the stand-in takes that port instead (its admin API takes the same faults).
+  if (port !== 0 && env.PLUGINOPS_RUNTIME === 'dify-daemon' && !env.PLUGINOPS_DIFY_DAEMON_URL) {
+    env.PLUGINOPS_DIFY_DAEMON_PORT ??= String(port + 3);
+    env.PLUGINOPS_RUNTIME_PORT ??= '0';
+  }
   if (port !== 0) env.PLUGINOPS_RUNTIME_PORT ??= String(port + 3);
   const stack = await startLocalStack({
     dataDir: env.PLUGINOPS_DATA_DIR || '.pluginops',
