@@ -80,6 +80,8 @@ export class PluginopsStack extends Stack {
       PLUGINOPS_APPROVAL_REQUIRED: String(stage.approvalRequired),
       PLUGINOPS_CANARY_FIRST_WAVE_PERCENT: String(stage.canary.firstWavePercent),
       PLUGINOPS_CANARY_HALT_FAILURE_PERCENT: String(stage.canary.haltFailurePercent),
+      PLUGINOPS_RUNTIME: stage.runtime,
+      ...(stage.difyDaemonUrl === undefined ? {} : { PLUGINOPS_DIFY_DAEMON_URL: stage.difyDaemonUrl }),
     };
 
     this.events = new Events(this, 'Events', { stage, environment, ...data });
