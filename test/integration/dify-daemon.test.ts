@@ -382,12 +382,9 @@ describe('deploying into the Dify plugin daemon', () => {
     const tenant = await newTenant({ dify: false });
     const name = newPluginName();
     const v1 = await publish(name, '1.0.0');
-    const refused = await deployAndWait(tenant, {
-      operation: 'install',
-      unique_identifier: v1.unique_identifier,
-    });
-    expect(refused.status).toBe('failed');
-    expect(refused.error).toMatchObject({
+    const refused = await deploy(tenant, { operation: 'install', unique_identifier: v1.unique_identifier });
+    expect(refused.status).toBe(422);
+    expect(refused.body).toMatchObject({
       type: 'urn:pluginops:problem:dify-tenant-missing',
       detail: expect.stringContaining('has no dify_tenant_id'),
     });
