@@ -321,10 +321,24 @@ describe('deploying into the Dify plugin daemon', () => {
       operation: 'upgrade',
       unique_identifier: v2.unique_identifier,
     });
-    expect(['failed', 'rolled_back']).toContain(upgrade.status);
-    expect(upgrade.error.detail).toMatch(/The Dify plugin daemon is unreachable/);
+    // Snapshot lists the daemon (drift) before anything changes: the run fails there, untouched.
+    expect(upgrade.status).toBe('failed');
+    expect(upgrade.error).toMatchObject({
+      type: 'urn:pluginops:problem:runtime-failed',
+      detail: 'The Dify plugin daemon is unreachable (list): UND_ERR_SOCKET.',
+    });
+    expect(
+      upgrade.steps.map((step: { name: string; status: string }) => `${step.name}:${step.status}`),
+    ).toEqual([
+      'Resolve:succeeded',
+      'Verify:succeeded',
+      'Acquire:succeeded',
+      'Snapshot:failed',
+      'MarkFailed:succeeded',
+    ]);
+    expect((await revisions(tenant, pluginId)).length).toBe(1);
     daemon.clearFaults();
-    // pluginops' record went back to v1, which is what the daemon kept running.
+    // pluginops' record still says v1, which is what the daemon kept running.
     expect(await expectDaemonMatches(tenant)).toEqual([`${pluginId} ${v1.unique_identifier}`]);
     // And the plugin is free again.
     const again = await deployAndWait(tenant, {
