@@ -17,6 +17,12 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Vitest's default is one worker fewer than the cores: a single worker on these 2-core
+    // machines, so every file ran after the other. Stack tests mostly wait on the shared stack,
+    // DynamoDB Local and child processes, so two files in flight overlap that waiting. Four were
+    // tried and lost: with the machine shared, CPU-bound CLI and stack-start tests then miss their
+    // deadlines. VITEST_MAX_WORKERS overrides it.
+    maxWorkers: Number(process.env.VITEST_MAX_WORKERS ?? 2),
     reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [
       {

@@ -1,7 +1,9 @@
 /**
  * Gateway overhead: requests/s and p50/p99 latency of `GET /v1/health` (and `GET /v1/plugins`
  * with the bootstrap key when that route answers 200) through the local gateway, against a bare
- * `node:http` hello server in the same process. Loopback only, bounded by count and time.
+ * `node:http` hello server in the same process; and the authenticated list against the same
+ * DynamoDB Query issued directly (what auth, routing and HTTP add; target ≤ 1.3×).
+ * Loopback only, bounded by count and time.
  *
  * Run: `npx tsx bench/api.ts` (env BENCH_REQUESTS, BENCH_CONCURRENCY).
  */
@@ -26,8 +28,15 @@ export interface LatencyStats {
 export interface ApiBenchResult {
   baseline: LatencyStats;
   targets: LatencyStats[];
+  /** The DynamoDB Query behind `GET /v1/plugins`, issued directly (same client, same process). */
+  directQuery?: LatencyStats;
+  /** The authenticated `GET /v1/plugins` through the gateway. */
+  authenticatedList?: LatencyStats;
   notes: string[];
 }
+
+/** Issue 17: an authenticated list costs at most this much more than its bare Query. */
+export const AUTH_LIST_TARGET = 1.3;
 
 interface RunOptions {
   requests: number;
@@ -36,13 +45,12 @@ interface RunOptions {
   headers?: Record<string, string>;
 }
 
-/** Fires `requests` GETs over keep-alive with `concurrency` in flight; stops early at `maxSeconds`. */
-async function measure(target: string, url: string, options: RunOptions): Promise<LatencyStats> {
-  const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
-  const once = () =>
+/** One keep-alive GET that must answer 200; resolves with its latency in ms. */
+function httpGet(url: string, agent: Agent, headers?: Record<string, string>): () => Promise<number> {
+  return () =>
     new Promise<number>((resolve, reject) => {
       const started = performance.now();
-      const req = request(url, { agent, headers: options.headers }, (res) => {
+      const req = request(url, { agent, headers }, (res) => {
         res.resume();
         res.on('end', () =>
           res.statusCode === 200
@@ -54,7 +62,24 @@ async function measure(target: string, url: string, options: RunOptions): Promis
       req.on('error', reject);
       req.end();
     });
+}
 
+/** Fires `requests` GETs over keep-alive with `concurrency` in flight; stops early at `maxSeconds`. */
+async function measure(target: string, url: string, options: RunOptions): Promise<LatencyStats> {
+  const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
+  try {
+    return await measureOperation(target, httpGet(url, agent, options.headers), options);
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** Runs `once` (which resolves with its latency) like {@link measure} runs a GET. */
+async function measureOperation(
+  target: string,
+  once: () => Promise<number>,
+  options: RunOptions,
+): Promise<LatencyStats> {
   // Warm-up: JIT, lazy handler imports, connection pool.
   for (let i = 0; i < Math.min(200, options.requests / 10); i++) await once().catch(() => undefined);
 
@@ -75,7 +100,6 @@ async function measure(target: string, url: string, options: RunOptions): Promis
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
   const seconds = (performance.now() - started) / 1000;
-  agent.destroy();
   latencies.sort((a, b) => a - b);
   const at = (q: number) =>
     round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN);
@@ -89,6 +113,9 @@ async function measure(target: string, url: string, options: RunOptions): Promis
     errors,
   };
 }
+
+/** The page size both the direct Query and the list request ask for. */
+const LIST_LIMIT = 50;
 
 function round(value: number): number {
   return Math.round(value * 1000) / 1000;
@@ -123,17 +150,28 @@ export async function runApiBench(
       signal: AbortSignal.timeout(5_000),
     });
     await probe.arrayBuffer();
-    if (probe.status === 200) {
-      targets.push(
-        await measure('GET /v1/plugins via gateway (auth + DynamoDB)', `${stack.baseUrl}/v1/plugins`, {
-          ...run,
-          headers: auth,
-        }),
-      );
-    } else {
+    if (probe.status !== 200) {
       notes.push(`GET /v1/plugins answered ${probe.status}, so only /v1/health was measured`);
+      return { baseline, targets, notes };
     }
-    return { baseline, targets, notes };
+    // Imported after the stack set the environment the adapters read.
+    const { listPlugins } = await import('#adapters/dynamo/packages.ts');
+    const directQuery = await measureOperation(
+      'DynamoDB Query of GET /v1/plugins, direct',
+      async () => {
+        const started = performance.now();
+        await listPlugins({ limit: LIST_LIMIT });
+        return performance.now() - started;
+      },
+      run,
+    );
+    const authenticatedList = await measure(
+      'GET /v1/plugins via gateway (auth + DynamoDB)',
+      `${stack.baseUrl}/v1/plugins?limit=${LIST_LIMIT}`,
+      { ...run, headers: auth },
+    );
+    targets.push(directQuery, authenticatedList);
+    return { baseline, targets, directQuery, authenticatedList, notes };
   } finally {
     await stack.stop();
     await new Promise((resolve) => hello.close(resolve));
@@ -158,6 +196,12 @@ function report(result: ApiBenchResult): void {
     const ratio = health.p50 / result.baseline.p50;
     console.log(
       `gateway p50 overhead on /v1/health: ${round(ratio)}× (target ≤ 2×) ${ratio <= 2 ? 'OK' : 'OVER TARGET'}`,
+    );
+  }
+  if (result.directQuery !== undefined && result.authenticatedList !== undefined) {
+    const ratio = result.authenticatedList.p50 / result.directQuery.p50;
+    console.log(
+      `authenticated list vs direct DynamoDB Query, p50: ${round(ratio)}× (target ≤ ${AUTH_LIST_TARGET}×) ${ratio <= AUTH_LIST_TARGET ? 'OK' : 'OVER TARGET'}`,
     );
   }
   for (const note of result.notes) console.log(`note: ${note}`);

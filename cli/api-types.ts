@@ -95,6 +95,14 @@ export interface PackageRecord {
   source: { type: string; [field: string]: unknown };
   dependencies: unknown[];
   published_at: string;
+  /** Who catalogued the build (docs/security.md); absent on older records. */
+  publisher?: {
+    kind: 'operator' | 'tenant';
+    tenant_id: string | null;
+    key_id: string | null;
+    source: string;
+  };
+  promoted?: { key_id: string; promoted_at: string };
 }
 
 export interface TenantPolicy {

@@ -6,7 +6,7 @@
  * | item                  | 清单             | checked automatically from                                   |
  * |-----------------------|------------------|--------------------------------------------------------------|
  * | trusted_source        | 确认插件包来源可信 | package source ∈ policy.allowed_sources, category ∈ install scope |
- * | signature_verified    | 验证数字签名有效   | catalog signature `verified` by a signer the tenant trusts   |
+ * | signature_verified    | 验证数字签名有效   | as the server's Verify: `not required` passes; else `verified` by a trusted signer |
  * | dependencies_complete | 检查依赖关系完整   | the server's plan, else each declared dependency is findable |
  * | permissions_reasonable| 确认权限请求合理   | requested permissions ⊆ the tenant's permission ceiling      |
  * | tested_in_staging     | 在预发环境测试功能 | the identifier is installed, healthy, on the staging tenant  |
@@ -113,7 +113,21 @@ function manual(detail: string): Result {
   return { status: 'manual', automatic: false, detail };
 }
 
-function trustedSource({ package: pkg, policy }: ChecklistInput): Result {
+/** `published by the operator` / `published by tenant acme (promoted)`, for the trusted-source item. */
+export function describePublisher(pkg: PackageRecord): string {
+  const publisher = pkg.publisher;
+  if (publisher === undefined) return 'publisher not recorded';
+  const who = publisher.kind === 'operator' ? 'the operator' : `tenant ${publisher.tenant_id}`;
+  const key = publisher.key_id === null ? `via ${publisher.source}` : `key ${publisher.key_id}`;
+  return `published by ${who} (${key})${pkg.promoted === undefined ? '' : ', promoted stage-wide'}`;
+}
+
+function trustedSource(input: ChecklistInput): Result {
+  const result = trustedSourceVerdict(input);
+  return { ...result, detail: `${result.detail}; ${describePublisher(input.package)}` };
+}
+
+function trustedSourceVerdict({ package: pkg, policy }: ChecklistInput): Result {
   const source = pkg.source.type;
   if (isUnavailable(policy)) return manual(`source is "${source}"; ${policy.unavailable}`);
   if (!policy.allowed_sources.includes(source)) {
@@ -135,6 +149,11 @@ function trustedSource({ package: pkg, policy }: ChecklistInput): Result {
 
 function signatureVerified({ package: pkg, policy }: ChecklistInput): Result {
   const { status, key_id: keyId } = pkg.signature;
+  // The same verdict as the server's Verify (core/deploy/verify.ts checkSignature): a tenant that
+  // does not require signatures accepts any package, so the item passes and says so.
+  if (!isUnavailable(policy) && !policy.require_signature) {
+    return pass(`not required (package is ${status}${status === 'verified' ? ` by "${keyId}"` : ''})`);
+  }
   if (status !== 'verified') {
     const required =
       !isUnavailable(policy) && policy.require_signature ? ' and the tenant requires signatures' : '';

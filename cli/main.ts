@@ -6,6 +6,7 @@
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { approveCommand, rejectCommand } from '#cli/commands/approve.ts';
+import { authorsCommand } from '#cli/commands/authors.ts';
 import { autoUpgradeCommand } from '#cli/commands/auto-upgrade.ts';
 import { deployCommand } from '#cli/commands/deploy.ts';
 import { historyCommand } from '#cli/commands/history.ts';
@@ -58,6 +59,7 @@ export function createProgram(io: CliIo): Command {
     autoUpgradeCommand(io),
     holdCommand(io),
     promoteCommand(io),
+    authorsCommand(io),
   ]) {
     program.addCommand(command);
   }

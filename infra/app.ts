@@ -29,6 +29,21 @@ export function buildApp(options: BuildAppOptions = {}): { app: App; stacks: Plu
   return { app, stacks };
 }
 
+/**
+ * CDK core writes "Bundling asset <path>..." to stderr for every function, even under `cdk synth
+ * -q`; with 22 functions that buried real warnings. The app drops exactly those lines unless
+ * `PLUGINOPS_SYNTH_VERBOSE=1`; bundling errors and everything else still reach stderr.
+ */
+function quietBundlingBanners(): void {
+  if (process.env.PLUGINOPS_SYNTH_VERBOSE === '1') return;
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    if (typeof chunk === 'string' && /^Bundling asset \S+\.\.\.\r?\n?$/.test(chunk)) return true;
+    return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof process.stderr.write;
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  quietBundlingBanners();
   buildApp().app.synth();
 }

@@ -6,8 +6,11 @@
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct, IConstruct } from 'constructs';
+import { ENV } from '#config/names.ts';
+import { CONSOLE_DIST } from '../local/console-paths.ts';
 import { Alarms } from './constructs/alarms.ts';
 import { Api } from './constructs/api.ts';
+import { Console } from './constructs/console.ts';
 import { Events } from './constructs/events.ts';
 import {
   acknowledgeMatchingFindings,
@@ -27,12 +30,15 @@ export interface PluginopsStackProps extends StackProps {
   /** Overrides for tests: where ASL files and task handlers are read from. */
   statemachinesDir?: string;
   tasksDir?: string;
+  /** The built web console (default console/dist). */
+  consoleDir?: string;
 }
 
-/** Singleton custom-resource providers CDK adds to the stack (bucket notifications, auto-delete). */
+/** Singleton custom-resource providers CDK adds to the stack (bucket notifications, auto-delete, console upload). */
 const CDK_PROVIDER_IDS = [
   /^BucketNotificationsHandler/,
   /^Custom::S3AutoDeleteObjectsCustomResourceProvider$/,
+  /^Custom::CDKBucketDeployment/,
 ];
 
 export class PluginopsStack extends Stack {
@@ -71,21 +77,21 @@ export class PluginopsStack extends Stack {
     };
     // Names only: secrets go through `PLUGINOPS_SECRET_ARNS` (see infra/runtime/load-secrets.ts).
     const environment: Record<string, string> = {
-      PLUGINOPS_TABLE: physicalTableName(stage.name, MAIN_TABLE),
-      PLUGINOPS_IDEMPOTENCY_TABLE: physicalTableName(stage.name, IDEMPOTENCY_TABLE),
-      PLUGINOPS_BUCKET: this.storage.bucket.bucketName,
-      PLUGINOPS_GITHUB_API_URL: stage.githubApiUrl,
-      PLUGINOPS_MARKETPLACE_URL: stage.marketplaceUrl,
-      PLUGINOPS_PLATFORM_VERSION: stage.platformVersion,
-      PLUGINOPS_APPROVAL_REQUIRED: String(stage.approvalRequired),
-      PLUGINOPS_CANARY_FIRST_WAVE_PERCENT: String(stage.canary.firstWavePercent),
-      PLUGINOPS_CANARY_HALT_FAILURE_PERCENT: String(stage.canary.haltFailurePercent),
-      PLUGINOPS_RUNTIME: stage.runtime,
-      ...(stage.difyDaemonUrl === undefined ? {} : { PLUGINOPS_DIFY_DAEMON_URL: stage.difyDaemonUrl }),
+      [ENV.mainTable]: physicalTableName(stage.name, MAIN_TABLE),
+      [ENV.idempotencyTable]: physicalTableName(stage.name, IDEMPOTENCY_TABLE),
+      [ENV.bucket]: this.storage.bucket.bucketName,
+      [ENV.githubApiUrl]: stage.githubApiUrl,
+      [ENV.marketplaceUrl]: stage.marketplaceUrl,
+      [ENV.platformVersion]: stage.platformVersion,
+      [ENV.approvalRequired]: String(stage.approvalRequired),
+      [ENV.canaryFirstWavePercent]: String(stage.canary.firstWavePercent),
+      [ENV.canaryHaltFailurePercent]: String(stage.canary.haltFailurePercent),
+      [ENV.runtime]: stage.runtime,
+      ...(stage.difyDaemonUrl === undefined ? {} : { [ENV.difyDaemonUrl]: stage.difyDaemonUrl }),
     };
 
     this.events = new Events(this, 'Events', { stage, environment, ...data });
-    const withBus = { ...environment, PLUGINOPS_EVENT_BUS: this.events.bus.eventBusName };
+    const withBus = { ...environment, [ENV.eventBus]: this.events.bus.eventBusName };
     // Before the API: the API's groups may start only state machines the stage has.
     this.workflows = new Workflows(this, 'Workflows', {
       stage,
@@ -118,13 +124,27 @@ export class PluginopsStack extends Stack {
       functions: [
         ...Object.values(this.api.functions),
         this.events.dropFunction,
+        this.events.outboxRelay,
         ...Object.values(this.workflows.taskFunctions),
       ],
       dropDeadLetterQueue: this.events.dropDeadLetterQueue,
+      outboxDeadLetterQueue: this.events.outboxDeadLetterQueue,
       deployStateMachine: this.workflows.stateMachines.deploy,
       sweepStateMachine: sweep,
     });
 
+    // The web console (S3 + CloudFront, /v1/* to the API): docs/decisions/006-web-console.md.
+    const webConsole = new Console(this, 'Console', {
+      stage,
+      httpApi: this.api.httpApi,
+      packageBucket: this.storage.bucket,
+      accessLogBucket: this.storage.accessLogBucket,
+      assetsDir: props.consoleDir ?? CONSOLE_DIST,
+    });
+    new CfnOutput(this, 'ConsoleUrl', {
+      value: webConsole.url,
+      description: 'Web console (and API under /v1/)',
+    });
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the HTTP API' });
     new CfnOutput(this, 'BucketName', {
       value: this.storage.bucket.bucketName,

@@ -9,8 +9,10 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { RouteDefinition } from '#api/routes.ts';
 import { ProblemError } from '#core/errors.ts';
+import { redactMarketplacePath } from '#core/marketplace/token.ts';
 import { problemResponse } from '#shared/http-response.ts';
 import { buildApiGatewayEvent, createLambdaContext, createRouteMatcher } from './api-event.ts';
+import type { AssetHandler } from './console-assets.ts';
 
 /** API Gateway HTTP API's hard payload limit. */
 export const MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024;
@@ -36,6 +38,8 @@ export interface GatewayOptions {
   port: number;
   logger: GatewayLogger;
   maxBodyBytes?: number;
+  /** Static files (the web console) for GET/HEAD outside /v1/; answers `false` to fall through. */
+  assets?: AssetHandler;
 }
 
 export interface Gateway {
@@ -60,7 +64,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       inFlight--;
       options.logger.request({
         method: req.method,
-        path: (req.url ?? '/').split('?')[0],
+        // Marketplace tokens live in the path: never log them.
+        path: redactMarketplacePath((req.url ?? '/').split('?')[0] ?? '/'),
         status: res.statusCode,
         ms: Math.round((performance.now() - started) * 10) / 10,
         requestId,
@@ -93,6 +98,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     const rawPath = url.split('?')[0] ?? '/';
+    if (options.assets && !rawPath.startsWith('/v1/') && (await options.assets(req, res, rawPath))) return;
     const match = matcher.match(method, rawPath);
     if (match.kind === 'not-found') {
       discardBody(req);
@@ -259,7 +265,9 @@ function writeResult(
   if (result.cookies !== undefined && result.cookies.length > 0) res.setHeader('set-cookie', result.cookies);
   if (!res.hasHeader('content-type') && body.length > 0) res.setHeader('content-type', 'application/json');
   res.setHeader('apigw-requestid', requestId);
-  res.setHeader('content-length', body.length);
+  // A HEAD answer has no body but states the size of what GET would send.
+  const headLength = body.length === 0 ? result.headers?.['content-length'] : undefined;
+  res.setHeader('content-length', headLength === undefined ? body.length : String(headLength));
   res.statusCode = result.statusCode ?? 200;
   res.end(body);
 }

@@ -3,6 +3,7 @@
  * (API.md "Running locally"); everything else lives in local/stack.ts.
  */
 import { LocalStackError } from './errors.ts';
+import { watchAncestors } from './parent-watch.ts';
 import { parsePort } from './ports.ts';
 import { DEFAULT_PORT, type LocalStack, startLocalStack } from './stack.ts';
 
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
   });
 
   console.log(`pluginops listening on ${stack.baseUrl}`);
+  console.log(`web console: ${stack.baseUrl}/ (sign in with an API key)`);
   if (stack.bootstrapKeyCreated) {
     console.log(`bootstrap API key (operator, shown once; also in ${stack.dataDir}/bootstrap-key):`);
     console.log(`  ${stack.bootstrapKey}`);
@@ -78,6 +80,12 @@ function handleShutdown(stack: LocalStack): void {
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
+  process.on('SIGHUP', shutdown);
+  // `kill <npm pid>` never reaches us (sh does not relay it): stop when whoever started us exits.
+  watchAncestors((pid) => {
+    console.log(`pluginops: parent process ${pid} exited`);
+    shutdown('SIGHUP');
+  });
   process.on('uncaughtException', (error) => {
     // DynamoDB Local is killed by its 'exit' hook; everything else dies with the process.
     console.error('pluginops: uncaught exception:', error);

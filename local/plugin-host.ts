@@ -77,7 +77,7 @@ export async function startPluginHost(options: PluginHostOptions): Promise<Plugi
   const log =
     options.log ??
     ((message, fields) =>
-      process.stdout.write(`${JSON.stringify({ level: 'info', msg: message, ...fields })}\n`));
+      process.stdout.write(`${JSON.stringify({ level: 'INFO', msg: message, ...fields })}\n`));
   const s3 = new S3Client({
     endpoint: options.s3Endpoint,
     region: 'us-east-1',

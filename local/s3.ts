@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { S3rverEvent } from './drop-events.ts';
 import { LocalStackError } from './errors.ts';
 import { assertPortFree } from './ports.ts';
+import { closeLocalS3 } from './s3-auth.ts';
 
 /** s3rver's default (and only accepted) credentials. */
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
@@ -29,6 +30,7 @@ const CORS_CONFIGURATION = `<CORSConfiguration>
 /** The part of s3rver's API used here (the package ships no types). */
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
+  httpServer: Parameters<typeof closeLocalS3>[0];
   close(): Promise<void>;
   on(event: 'event', listener: (event: S3rverEvent) => void): this;
 }
@@ -50,6 +52,8 @@ export interface S3ServerOptions {
   port: number;
   bucket: string;
   onEvent: (event: S3rverEvent) => void;
+  /** Where issued tenant drop credentials are kept (see s3-auth.ts). */
+  dataDir: string;
 }
 
 export interface S3Server {
@@ -89,6 +93,8 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3Server>
       { cause: error },
     );
   }
+  // Closed by default: unsigned requests never reach s3rver (docs/security.md).
+  closeLocalS3(server.httpServer, { bucket: options.bucket, dataDir: options.dataDir });
   return {
     endpoint: `http://127.0.0.1:${address.port}`,
     port: address.port,

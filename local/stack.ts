@@ -8,8 +8,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { configuredSink, type EventSink } from '#adapters/events.ts';
 import { setLocalWorkflowEngine } from '#adapters/workflow.ts';
-import { resetConfigCache } from '#shared/config.ts';
+import { ENV } from '#config/names.ts';
+import { resetConfigCache } from '#config/runtime-config.ts';
 import { IDEMPOTENCY_TABLE, MAIN_TABLE, physicalTableName, TABLES } from '../infra/definitions/tables.ts';
 import {
   assertBootstrapKeyShape,
@@ -17,11 +19,14 @@ import {
   registerBootstrapKey,
   resolveBootstrapKey,
 } from './bootstrap-key.ts';
+import { consoleAssets } from './console-assets.ts';
+import { CONSOLE_DIST } from './console-paths.ts';
 import { type DifyDaemon, startDifyDaemon } from './dify-daemon.ts';
 import { createDropDispatcher, type DropHandler, dropEventsFrom } from './drop-events.ts';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb.ts';
 import { LocalStackError } from './errors.ts';
 import { type Gateway, startGateway } from './gateway.ts';
+import { type OutboxStream, startOutboxStream } from './outbox-stream.ts';
 import { type PluginHost, pluginHostSettings, startPluginHost } from './plugin-host.ts';
 import { assertPortFree, parsePort } from './ports.ts';
 import { S3RVER_CREDENTIALS, type S3Server, startS3Server } from './s3.ts';
@@ -55,6 +60,8 @@ export interface LocalStackOptions {
   quiet?: boolean;
   /** Replaces the `handler` of `#events/drop.ts` (tests record drop events with it). */
   dropHandler?: DropHandler;
+  /** Where the outbox relay delivers events (tests inject failures); default: the events file. */
+  eventSink?: EventSink;
   /** Local workflow engine settings (tests: `timeScale`, `timeoutScale`, `faults`, other dirs). */
   workflows?: Omit<LocalWorkflowEngineOptions, 'stage' | 'mainTable' | 'bucket' | 'region' | 'account'>;
 }
@@ -86,6 +93,8 @@ export interface LocalStack {
   dropIdle(): Promise<void>;
   /** The engine running `statemachines/*.asl.json` (describe, wait, abort, inject faults). */
   workflows: LocalWorkflowEngine;
+  /** The outbox relay over the main table's stream (`drained()` waits for delivery). */
+  outbox: OutboxStream;
   stop(): Promise<void>;
 }
 
@@ -99,17 +108,17 @@ const MANAGED_ENV = [
   'AWS_PROFILE',
   'AWS_ENDPOINT_URL_DYNAMODB',
   'AWS_ENDPOINT_URL_S3',
-  'PLUGINOPS_S3_FORCE_PATH_STYLE',
-  'PLUGINOPS_STAGE',
-  'PLUGINOPS_TABLE',
-  'PLUGINOPS_IDEMPOTENCY_TABLE',
-  'PLUGINOPS_BUCKET',
-  'PLUGINOPS_LOCAL_INFO',
-  'PLUGINOPS_RUNTIME_URL',
-  'PLUGINOPS_EVENTS_FILE',
-  'PLUGINOPS_CURSOR_SECRET',
-  'PLUGINOPS_DIFY_DAEMON_URL',
-  'PLUGINOPS_DIFY_DAEMON_KEY',
+  ENV.s3ForcePathStyle,
+  ENV.stage,
+  ENV.mainTable,
+  ENV.idempotencyTable,
+  ENV.bucket,
+  ENV.localInfo,
+  ENV.runtimeUrl,
+  ENV.eventsFile,
+  ENV.cursorSecret,
+  ENV.difyDaemonUrl,
+  ENV.difyDaemonKey,
 ] as const;
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
@@ -176,6 +185,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         host,
         port: s3Port,
         bucket,
+        dataDir,
         onEvent: (notification) => {
           for (const event of dropEventsFrom(notification, bucket, {
             account: LOCAL_ACCOUNT,
@@ -218,6 +228,28 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       runtimeUrl: pluginHost.url,
     });
 
+    // --- Outbox relay: the table's stream → the events file (EventBridge on AWS).
+    const outboxClient = new DynamoDBClient({
+      endpoint: engines.dynamodb.endpoint,
+      region: LOCAL_REGION,
+      credentials: S3RVER_CREDENTIALS,
+    });
+    const outbox = await startOutboxStream({
+      dynamodb: outboxClient,
+      endpoint: engines.dynamodb.endpoint,
+      region: LOCAL_REGION,
+      table: mainTable,
+      checkpointFile: join(dataDir, 'outbox-checkpoint.json'),
+      sink: options.eventSink ?? configuredSink(),
+      log: (level, message, fields) => log[level](message, fields),
+    });
+    cleanups.push(async () => {
+      await outbox.stop();
+      outboxClient.destroy();
+    });
+    mark('outbox');
+    // --- end outbox
+
     const key = await resolveBootstrapKey(dataDir, options.bootstrapKey);
     const registered = await registerBootstrapKey(key.key);
     if (!registered) {
@@ -259,10 +291,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       dispatch: dispatchApiEvent,
       host,
       port,
+      // The web console, when built (npm start / npm test build it first: local/console-build.ts).
+      assets: consoleAssets({ dir: CONSOLE_DIST, uploadOrigin: engines.s3.endpoint }),
       logger: {
         request: (line) => {
           if (options.quiet !== true)
-            process.stdout.write(`${JSON.stringify({ level: 'info', msg: 'request', ...line })}\n`);
+            process.stdout.write(`${JSON.stringify({ level: 'INFO', msg: 'request', ...line })}\n`);
         },
         error: (message, error) => log.error(message, { error: errorText(error) }),
       },
@@ -296,6 +330,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       startupPhases: phases,
       dropIdle: () => dispatcher.idle(),
       workflows,
+      outbox,
       stop() {
         stopping ??= runCleanups(cleanups).finally(() => restoreEnvironment(savedEnv));
         return stopping;
@@ -341,23 +376,23 @@ function applyEnvironment(settings: {
   delete env.AWS_PROFILE;
   env.AWS_ENDPOINT_URL_DYNAMODB = settings.engines.dynamodb.endpoint;
   env.AWS_ENDPOINT_URL_S3 = settings.engines.s3.endpoint;
-  env.PLUGINOPS_S3_FORCE_PATH_STYLE = 'true';
-  env.PLUGINOPS_STAGE = settings.stage;
-  env.PLUGINOPS_TABLE = settings.mainTable;
-  env.PLUGINOPS_IDEMPOTENCY_TABLE = settings.idempotencyTable;
-  env.PLUGINOPS_BUCKET = settings.bucket;
-  env.PLUGINOPS_RUNTIME_URL = settings.runtimeUrl;
+  env[ENV.s3ForcePathStyle] = 'true';
+  env[ENV.stage] = settings.stage;
+  env[ENV.mainTable] = settings.mainTable;
+  env[ENV.idempotencyTable] = settings.idempotencyTable;
+  env[ENV.bucket] = settings.bucket;
+  env[ENV.runtimeUrl] = settings.runtimeUrl;
   // The local "event bus": one JSON line per event (a caller may point it elsewhere).
-  env.PLUGINOPS_EVENTS_FILE ??= join(settings.dataDir, 'events.jsonl');
+  env[ENV.eventsFile] ??= join(settings.dataDir, 'events.jsonl');
   // Pagination cursors stay valid across restarts of the same data dir.
-  env.PLUGINOPS_CURSOR_SECRET ??= localSecret(join(settings.dataDir, 'cursor.key'));
-  env.PLUGINOPS_LOCAL_INFO = JSON.stringify({
+  env[ENV.cursorSecret] ??= localSecret(join(settings.dataDir, 'cursor.key'));
+  env[ENV.localInfo] = JSON.stringify({
     s3_endpoint: settings.engines.s3.endpoint,
     bucket: settings.bucket,
     dynamodb_endpoint: settings.engines.dynamodb.endpoint,
     data_dir: settings.dataDir,
     runtime_url: settings.runtimeUrl,
-    events_file: env.PLUGINOPS_EVENTS_FILE,
+    events_file: env[ENV.eventsFile],
   });
   resetConfigCache();
 }
@@ -372,14 +407,14 @@ async function startDifyDaemonStandIn(
   log: { info(message: string, fields?: Record<string, unknown>): void },
 ): Promise<DifyDaemon | undefined> {
   const env = process.env;
-  if (env.PLUGINOPS_RUNTIME !== 'dify-daemon' || env.PLUGINOPS_DIFY_DAEMON_URL) return undefined;
-  const apiKey = env.PLUGINOPS_DIFY_DAEMON_KEY || localSecret(join(dataDir, 'dify-daemon.key'));
+  if (env[ENV.runtime] !== 'dify-daemon' || env[ENV.difyDaemonUrl]) return undefined;
+  const apiKey = env[ENV.difyDaemonKey] || localSecret(join(dataDir, 'dify-daemon.key'));
   const daemon = await startDifyDaemon({
     apiKey,
-    port: parsePort(env.PLUGINOPS_DIFY_DAEMON_PORT, 'PLUGINOPS_DIFY_DAEMON_PORT') ?? 0,
+    port: parsePort(env[ENV.difyDaemonPort], ENV.difyDaemonPort) ?? 0,
   });
-  env.PLUGINOPS_DIFY_DAEMON_URL = daemon.url;
-  env.PLUGINOPS_DIFY_DAEMON_KEY = apiKey;
+  env[ENV.difyDaemonUrl] = daemon.url;
+  env[ENV.difyDaemonKey] = apiKey;
   log.info('Dify plugin daemon stand-in', { url: daemon.url });
   return daemon;
 }
@@ -452,8 +487,9 @@ interface Log {
 
 /** One JSON line per event, like the Lambda functions log on AWS. */
 function createLog(quiet: boolean): Log {
+  // Upper-case levels, as the Powertools logger of the handlers writes them (one casing per stream).
   const write = (stream: NodeJS.WriteStream, level: string, message: string, fields: LogFields) =>
-    stream.write(`${JSON.stringify({ level, msg: message, ...fields })}\n`);
+    stream.write(`${JSON.stringify({ level: level.toUpperCase(), msg: message, ...fields })}\n`);
   return {
     info: (message, fields) => {
       if (!quiet) write(process.stdout, 'info', message, fields);

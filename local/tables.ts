@@ -33,6 +33,7 @@ export async function ensureTables(
     const name = physicalTableName(stage, table);
     if (present.has(name)) {
       await addMissingIndexes(client, name, table);
+      await ensureStream(client, name, table);
       result.existing.push(name);
     } else {
       await createTable(client, name, table);
@@ -73,6 +74,9 @@ export function createTableInput(name: string, table: TableDefinition): CreateTa
       ...(table.sortKey ? [{ AttributeName: table.sortKey.name, KeyType: 'RANGE' as const }] : []),
     ],
   };
+  if (table.stream !== undefined) {
+    input.StreamSpecification = { StreamEnabled: true, StreamViewType: table.stream };
+  }
   if (table.globalSecondaryIndexes.length > 0) {
     input.GlobalSecondaryIndexes = table.globalSecondaryIndexes.map((index) => ({
       IndexName: index.indexName,
@@ -114,6 +118,19 @@ async function addMissingIndexes(
       }),
     );
   }
+}
+
+/** A stream added to the definitions after the local table was created is turned on in place. */
+async function ensureStream(client: DynamoDBClient, name: string, table: TableDefinition): Promise<void> {
+  if (table.stream === undefined) return;
+  const description = await client.send(new DescribeTableCommand({ TableName: name }));
+  if (description.Table?.StreamSpecification?.StreamEnabled === true) return;
+  await client.send(
+    new UpdateTableCommand({
+      TableName: name,
+      StreamSpecification: { StreamEnabled: true, StreamViewType: table.stream },
+    }),
+  );
 }
 
 async function ensureTimeToLive(client: DynamoDBClient, name: string, table: TableDefinition): Promise<void> {

@@ -38,7 +38,7 @@ import {
   type WorkflowEngine,
   WorkflowEngineUnavailableError,
 } from '#adapters/workflow.ts';
-import { getConfig } from '#shared/config.ts';
+import { getConfig } from '#config/runtime-config.ts';
 import {
   type LoadedStateMachine,
   LocalNaming,

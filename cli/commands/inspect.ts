@@ -12,7 +12,7 @@ import { ValidationError } from '#core/errors.ts';
 import type { Manifest, ManifestDependency } from '#core/manifest.ts';
 import { type InspectedPackage, inspectPackage } from '#core/package/inspect.ts';
 import { formatBytes } from '#core/package/limits.ts';
-import type { Keyring } from '#core/package/signature.ts';
+import type { Keyring, SignatureResult } from '#core/package/signature.ts';
 
 interface InspectOptions {
   json: boolean;
@@ -91,8 +91,10 @@ export function describePackage(pkg: InspectedPackage): Record<string, unknown> 
     size: pkg.size,
     entries: pkg.entries,
     unpacked_size: pkg.unpackedSize,
+    category: pkg.category,
     signature: {
       status: signature.status,
+      verdict: signatureVerdict(signature),
       key_id: signature.keyId,
       signed_at: signature.signedAt,
       authorized_category: signature.authorizedCategory,
@@ -122,12 +124,36 @@ function printPackage(io: CliIo, pkg: InspectedPackage): void {
     ['checksum', pkg.checksum],
     ['sha256', pkg.sha256],
     ['size', `${pkg.size} bytes (${formatBytes(pkg.size)}), ${pkg.entries} files`],
-    ['signature', signer.length === 0 ? signature.status : `${signature.status} (${signer.join(', ')})`],
+    ['category', pkg.category],
+    [
+      'signature',
+      signer.length === 0
+        ? signatureVerdict(signature)
+        : `${signatureVerdict(signature)} (${signer.join(', ')})`,
+    ],
     ['memory', formatBytes(manifest.resource.memory)],
     ['permissions', grantedPermissions(manifest).join(', ') || 'none'],
     ['minimum_dify', manifest.meta.minimum_dify_version ?? undefined],
     ['dependencies', dependencies.length === 0 ? 'none' : dependencies.join('; ')],
   ]);
+}
+
+/**
+ * The signature in words: `verified`, `unsigned`, `unverified (no trusted key given)`,
+ * `unknown signer`, `invalid (tampered)` or `invalid (malformed)`.
+ */
+export function signatureVerdict(signature: SignatureResult): string {
+  if (signature.status !== 'invalid') return signature.status;
+  switch (signature.failure) {
+    case 'no-trusted-keys':
+      return 'unverified (no trusted key given)';
+    case 'unknown-signer':
+      return 'unknown signer';
+    case 'tampered':
+      return 'invalid (tampered)';
+    default:
+      return 'invalid (malformed)';
+  }
 }
 
 /** The permissions a manifest asks for, as short labels: `model.llm`, `storage (1 MiB)`. */

@@ -44,13 +44,16 @@ import {
 import { type Problem, ValidationError } from '#core/errors.ts';
 import { satisfiesRange } from '#core/version.ts';
 
+/** Members of a plan's `checks[]` entry that are not check verdicts. */
+const NOT_VERDICTS = new Set(['unique_identifier', 'ok', 'publisher']);
+
 interface PlanOptions extends RemoteOptions {
   checklist: boolean;
   stagingTenant?: string;
   stagingProfile?: string;
 }
 
-type PlanOutcome =
+export type PlanOutcome =
   | { kind: 'plan'; plan: Record<string, unknown> }
   | { kind: 'unavailable'; reason: string }
   | { kind: 'problem'; problem: Problem; error: RemoteProblemError };
@@ -202,7 +205,7 @@ async function checklistFor(
   outcome: PlanOutcome,
   staging: { tenant: string; client: ApiClient } | undefined,
 ): Promise<PackageChecklist> {
-  const uniqueIdentifier = await resolveTarget(client, target);
+  const uniqueIdentifier = plannedIdentifier(target, outcome) ?? (await resolveTarget(client, target));
   const pkg = (await client.get<PackageRecord>(`/v1/packages/${encodeURIComponent(uniqueIdentifier)}`)).body;
   const items = evaluateChecklist({
     package: pkg,
@@ -214,7 +217,24 @@ async function checklistFor(
   return { unique_identifier: uniqueIdentifier, plugin_id: pkg.plugin_id, target, items };
 }
 
-/** `author/name@range` → the newest catalog version that satisfies it (pre-releases only if the range names one). */
+/**
+ * The exact build the server's plan chose for a target, so the checklist judges what a deployment
+ * of this plan would install (the plan may keep an installed version, pick an older one to satisfy
+ * a dependency, or pick one of several builds of a version). Undefined when there is no plan.
+ */
+export function plannedIdentifier(target: string, outcome: PlanOutcome): string | undefined {
+  const parsed = parseTarget(target);
+  if ('uniqueIdentifier' in parsed) return parsed.uniqueIdentifier;
+  if (outcome.kind !== 'plan' || !Array.isArray(outcome.plan.steps)) return undefined;
+  const steps = outcome.plan.steps as Array<{ plugin_id?: unknown; unique_identifier?: unknown }>;
+  const step = steps.find((entry) => entry.plugin_id === parsed.pluginId);
+  return typeof step?.unique_identifier === 'string' ? step.unique_identifier : undefined;
+}
+
+/**
+ * Without a server plan (an older stage, or a plan the server refused): `author/name@range` → the
+ * newest catalog version that satisfies it (pre-releases only if the range names one).
+ */
 async function resolveTarget(client: ApiClient, target: string): Promise<string> {
   const parsed = parseTarget(target);
   if ('uniqueIdentifier' in parsed) return parsed.uniqueIdentifier;
@@ -391,7 +411,7 @@ export function planRejects(plan: Record<string, unknown>): string[] {
   const checks = Array.isArray(plan.checks) ? (plan.checks as Array<Record<string, unknown>>) : [];
   return checks.flatMap((check) =>
     Object.entries(check)
-      .filter(([name, value]) => name !== 'unique_identifier' && name !== 'ok' && !verdictOf(value).ok)
+      .filter(([name, value]) => !NOT_VERDICTS.has(name) && !verdictOf(value).ok)
       .map(([name]) => `${shortIdentifier(String(check.unique_identifier))} ${name}`),
   );
 }
@@ -443,7 +463,7 @@ function printPlan(io: CliIo, plan: Record<string, unknown>): void {
   const checks = Array.isArray(plan.checks) ? (plan.checks as Array<Record<string, unknown>>) : [];
   for (const check of checks) {
     const failing = Object.entries(check)
-      .filter(([name]) => name !== 'unique_identifier' && name !== 'ok')
+      .filter(([name]) => !NOT_VERDICTS.has(name))
       .map(([name, value]) => [name, verdictOf(value)] as const)
       .filter(([, verdict]) => !verdict.ok);
     const uid = shortIdentifier(String(check.unique_identifier));

@@ -1,14 +1,18 @@
 /**
- * The runtime port: pluginops decides *what* a tenant runs, a plugin host runs it (DESIGN.md §7).
+ * The runtime port: pluginops decides *what* a tenant runs, a plugin host runs it
+ * (docs/design.md#deploy-workflow).
  * One real adapter: the desired state is a JSON document in the package bucket, and the host is
  * asked over HTTP whether it runs exactly what was asked for.
  *
  * ## Desired state (written by pluginops, read by the host)
  * `s3://<package bucket>/runtime/tenants/<tenant>/desired.json`, see {@link DesiredState}. Each
  * plugin names the exact unique identifier and where its bytes are (`package_key`, checked
- * against `sha256`). The document is replaced whole, last writer wins: callers must not write the
- * same tenant's document concurrently (deploys of two plugins of one tenant are serialized by the
- * caller, or the later write drops the earlier plugin).
+ * against `sha256`). The document is replaced whole and this adapter does not arbitrate: the last
+ * write wins. Writers do run concurrently — leases are per plugin, so deploys of two plugins of one
+ * tenant may both write — and the caller keeps the newest document last: it derives `generation`
+ * from the installation revisions, never replaces a document of a higher generation, and re-syncs
+ * when another deployment committed meanwhile (`syncDesiredState` in
+ * `functions/services/deploy-workflow.ts`; docs/design.md#desired-state).
  *
  * ## Probe (the host contract)
  * `GET {runtimeUrl}/v1/tenants/{tenant}/plugins/{author}/{name}` (each segment URI-encoded) →
@@ -27,9 +31,9 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { GetObjectCommand, NoSuchKey, PutObjectCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { s3Client } from '#adapters/s3/blob-store.ts';
+import { getConfig, type RuntimeConfig } from '#config/runtime-config.ts';
 import { formatIssuePath, ValidationError } from '#core/errors.ts';
 import { isUniqueIdentifier, parsePluginId, parseUniqueIdentifier } from '#core/unique-identifier.ts';
-import { getConfig, type RuntimeConfig } from '#shared/config.ts';
 
 export interface DesiredPlugin {
   plugin_id: string;

@@ -16,8 +16,9 @@ import {
   TaskDoesNotExist,
   TaskTimedOut,
 } from '@aws-sdk/client-sfn';
+import { stateMachineArnVariable } from '#config/names.ts';
+import { getConfig } from '#config/runtime-config.ts';
 import { ConflictError, type ProblemErrorOptions } from '#core/errors.ts';
-import { getConfig } from '#shared/config.ts';
 
 export type StateMachineName = 'deploy' | 'sweep';
 
@@ -86,10 +87,8 @@ export class WorkflowEngineUnavailableError extends Error {
   }
 }
 
-/** `deploy` → `PLUGINOPS_DEPLOY_STATE_MACHINE_ARN`. */
-export function stateMachineArnVariable(machine: string): string {
-  return `PLUGINOPS_${machine.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_STATE_MACHINE_ARN`;
-}
+/** `deploy` → `PLUGINOPS_DEPLOY_STATE_MACHINE_ARN` (the names live in `#config/names.ts`). */
+export { stateMachineArnVariable };
 
 let localEngine: WorkflowEngine | undefined;
 
@@ -109,7 +108,7 @@ export function workflowEngine(): WorkflowEngine {
 
 const routingEngine: WorkflowEngine = {
   async startExecution(machine, name, input) {
-    const stateMachineArn = process.env[stateMachineArnVariable(machine)];
+    const stateMachineArn = getConfig().stateMachineArns[machine];
     if (stateMachineArn) return startStepFunctionsExecution(machine, stateMachineArn, name, input);
     return requireLocalEngine(stateMachineArnVariable(machine)).startExecution(machine, name, input);
   },
@@ -132,9 +131,7 @@ function requireLocalEngine(variable: string): WorkflowEngine {
 }
 
 function stepFunctionsConfigured(): boolean {
-  return Object.entries(process.env).some(
-    ([name, value]) => /^PLUGINOPS_[A-Z0-9_]+_STATE_MACHINE_ARN$/.test(name) && Boolean(value),
-  );
+  return Object.values(getConfig().stateMachineArns).some(Boolean);
 }
 
 let client: SFNClient | undefined;
@@ -217,7 +214,7 @@ export async function describeExecution(
   machine: StateMachineName,
   executionArn: string,
 ): Promise<ExecutionState | undefined> {
-  if (process.env[stateMachineArnVariable(machine)]) {
+  if (getConfig().stateMachineArns[machine]) {
     const described = await sfnClient().send(new DescribeExecutionCommand({ executionArn }));
     if (described.status === undefined) return undefined;
     return {

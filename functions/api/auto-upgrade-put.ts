@@ -12,9 +12,9 @@ import {
   type SettingsWarning,
   settingsWarnings,
 } from '#core/auto-upgrade/settings.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
 import { presentAutoUpgrade } from './auto-upgrade-present.ts';
+import { apiHandler } from './compose.ts';
 import { AutoUpgradeBody, TenantParams } from './schemas.ts';
 
 async function includeWarnings(tenantId: string, settings: AutoUpgradeSettings): Promise<SettingsWarning[]> {

@@ -4,9 +4,9 @@
  */
 import { actorOf, startDeployment } from '#services/deploy.ts';
 import { assertRuntimeTarget } from '#services/dify-runtime.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
-import { callerOf } from '#shared/middleware/authenticate.ts';
+import { callerOf, hasScope } from '#shared/middleware/authenticate.ts';
+import { apiHandler } from './compose.ts';
 import { CreateDeploymentBody, TenantParams } from './schemas.ts';
 
 export const handler = apiHandler(
@@ -14,7 +14,11 @@ export const handler = apiHandler(
   async ({ params, body, event, now }) => {
     // Dify daemon runtime: a tenant without its Dify workspace id is refused before anything starts.
     await assertRuntimeTarget(params.tenant_id);
-    const deployment = await startDeployment(params.tenant_id, actorOf(callerOf(event)), body, now);
+    const caller = callerOf(event);
+    // Only a requester that may publish lets Resolve fetch missing dependencies into the catalog.
+    const deployment = await startDeployment(params.tenant_id, actorOf(caller), body, now, {
+      mayFetch: hasScope(caller, 'packages:write'),
+    });
     return jsonResponse(202, deployment, {
       location: `/v1/tenants/${params.tenant_id}/deployments/${deployment.deployment_id}`,
     });

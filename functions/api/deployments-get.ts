@@ -1,7 +1,7 @@
 /** `GET /v1/tenants/{tenant_id}/deployments/{deployment_id}`: status, plan, step timeline, error. */
 import { getDeployment } from '#adapters/dynamo/deployments.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { DeploymentParams } from './schemas.ts';
 
 export const handler = apiHandler({ scope: 'read', params: DeploymentParams }, async ({ params }) =>

@@ -1,7 +1,7 @@
 /** `GET /v1/tenants/{tenant_id}/deployments?status=`: newest first. */
 import { listDeployments } from '#adapters/dynamo/deployments.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { DeploymentsQuery, TenantParams } from './schemas.ts';
 
 export const handler = apiHandler(

@@ -1,8 +1,8 @@
 /** `POST /v1/tenants/{tenant_id}/deployments/{deployment_id}/reject` (admin): nothing is changed. */
 import { actorOf, rejectDeployment } from '#services/deploy.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
 import { callerOf } from '#shared/middleware/authenticate.ts';
+import { apiHandler } from './compose.ts';
 import { DecisionBody, DeploymentParams } from './schemas.ts';
 
 export const handler = apiHandler(

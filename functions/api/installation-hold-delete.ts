@@ -5,8 +5,8 @@
  */
 import { clearHold, findInstallation } from '#adapters/dynamo/installations.ts';
 import { NotFoundError } from '#core/errors.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { emptyResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { InstallationParams } from './schemas.ts';
 
 export const handler = apiHandler(

@@ -1,7 +1,7 @@
 /** `GET /v1/tenants/{tenant_id}/installations/{author}/{name}/revisions`: history, newest first. */
 import { listRevisions } from '#adapters/dynamo/installations.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { presentRevision } from './deployment-present.ts';
 import { InstallationParams, ListQuery } from './schemas.ts';
 

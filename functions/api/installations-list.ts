@@ -1,7 +1,7 @@
 /** `GET /v1/tenants/{tenant_id}/installations`: installed plugins (and plugins with a hold). */
 import { listInstallations } from '#adapters/dynamo/installations.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { presentInstallation } from './deployment-present.ts';
 import { ListQuery, TenantParams } from './schemas.ts';
 

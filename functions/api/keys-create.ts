@@ -1,13 +1,13 @@
 /**
  * `POST /v1/tenants/{tenant_id}/keys` (admin): issues a key; the secret is shown only here.
  * Deliberately not idempotent: a replayable response would keep the raw key in the idempotency
- * table for 24 h, and keys are stored only as hashes (DESIGN §9). A retried request issues a
+ * table for 24 h, and keys are stored only as hashes (docs/design.md#security). A retried request issues a
  * second key; the unseen one is inert and can be revoked by id.
  */
 import { issueKey } from '#adapters/dynamo/api-keys.ts';
 import type { Scope } from '#core/api-keys.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { CreateKeyBody, TenantParams } from './schemas.ts';
 
 export const handler = apiHandler(

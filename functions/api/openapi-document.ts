@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { PROBLEM_CATALOG } from '#core/errors.ts';
+import * as m from './marketplace-schemas.ts';
 import { ROUTES, type RouteHandlerName } from './routes.ts';
 import * as s from './schemas.ts';
 
@@ -29,10 +30,20 @@ const OPERATIONS: Record<RouteHandlerName, Operation> = {
   'policy-put': { params: s.TenantParams, body: s.PolicyBody, responses: { 200: s.Policy } },
   'signers-create': { body: s.CreateSignerBody, responses: { 201: s.Signer } },
   'signers-list': { query: s.ListQuery, responses: { 200: s.pageOf(s.Signer) } },
+  'authors-get': { params: s.AuthorParams, responses: { 200: s.AuthorView } },
+  'authors-grant': { params: s.AuthorGrantParams, responses: { 200: s.AuthorGrant } },
+  'authors-revoke': { params: s.AuthorGrantParams, responses: { 204: null } },
+  'author-signers-put': {
+    params: s.AuthorParams,
+    body: s.AuthorSignersBody,
+    responses: { 200: s.AuthorView },
+  },
+  'packages-promote': { params: s.PackageParams, responses: { 200: s.Package } },
   'uploads-create': { body: s.CreateUploadBody, responses: { 201: s.Upload } },
   'packages-publish': { body: s.PublishBody, responses: { 200: s.Published, 201: s.Published } },
   'packages-publish-raw': { rawBody: true, responses: { 200: s.Published, 201: s.Published } },
   'packages-get': { params: s.PackageParams, responses: { 200: s.Package } },
+  'packages-readmes': { params: s.PackageParams, responses: { 200: m.PackageReadmes } },
   'plugins-list': { query: s.PluginsQuery, responses: { 200: s.pageOf(s.PluginSummary) } },
   'plugin-versions-list': {
     params: s.PluginParams,
@@ -82,6 +93,55 @@ const OPERATIONS: Record<RouteHandlerName, Operation> = {
   'installation-hold-delete': { params: s.InstallationParams, responses: { 204: null } },
   'sweeps-run': { body: s.SweepBody, responses: { 200: s.SweepRun, 202: s.SweepRun } },
   'rollout-halt-delete': { params: s.RolloutParams, responses: { 200: s.Rollout } },
+  'marketplace-dify-download': {
+    auth: false,
+    params: m.MarketplaceVersionParams,
+    responses: { 200: null, 302: null },
+  },
+  'marketplace-dify-download-by-id': {
+    auth: false,
+    params: m.MarketplaceParams,
+    query: m.MarketplaceDownloadByIdQuery,
+    responses: { 200: null, 302: null },
+  },
+  'marketplace-dify-batch': {
+    auth: false,
+    params: m.MarketplaceParams,
+    body: m.MarketplaceBatchBody,
+    responses: { 200: m.MarketplaceBatchAnswer },
+  },
+  'marketplace-dify-manifest': {
+    auth: false,
+    params: m.MarketplaceParams,
+    responses: { 200: m.MarketplaceSnapshotAnswer },
+  },
+  'marketplace-dify-install-count': {
+    auth: false,
+    params: m.MarketplaceParams,
+    body: m.MarketplaceInstallCountBody,
+    responses: { 200: m.MarketplaceInstallCountAnswer },
+  },
+  'marketplace-dify-icon': { auth: false, params: m.MarketplacePluginParams, responses: { 200: null } },
+  'marketplace-tokens-create': {
+    body: m.CreateMarketplaceTokenBody,
+    responses: { 201: m.IssuedMarketplaceToken },
+  },
+  'marketplace-tokens-list': {
+    query: m.MarketplaceTokensQuery,
+    responses: { 200: s.pageOf(m.MarketplaceTokenRecord) },
+  },
+  'marketplace-tokens-revoke': { params: m.MarketplaceTokenParams, responses: { 204: null } },
+  'plugin-deprecation-put': {
+    params: m.DeprecationParams,
+    body: m.DeprecationBody,
+    responses: { 200: m.Deprecation },
+  },
+  'plugin-deprecation-delete': { params: m.DeprecationParams, responses: { 204: null } },
+  'me-get': { responses: { 200: s.Me } },
+  'tenants-list': { query: s.ListQuery, responses: { 200: s.pageOf(s.Tenant) } },
+  'keys-list': { params: s.TenantParams, query: s.ListQuery, responses: { 200: s.pageOf(s.KeySummary) } },
+  'signers-delete': { params: s.SignerParams, responses: { 204: null } },
+  'package-readme-get': { params: s.PackageParams, responses: { 200: s.PackageReadme } },
 };
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
@@ -116,12 +176,21 @@ export function buildOpenApiDocument(serverUrl?: string): Record<string, unknown
     for (const [status, schema] of Object.entries(operation.responses)) {
       responses[status] =
         schema === null
-          ? { description: status === '302' ? 'Redirect to the package bytes' : 'No content' }
+          ? {
+              description:
+                status === '302'
+                  ? 'Redirect to the package bytes'
+                  : status === '200'
+                    ? 'Bytes'
+                    : 'No content',
+            }
           : { description: 'OK', content: { 'application/json': { schema: jsonSchema(schema, 'output') } } };
     }
     responses.default = PROBLEM_RESPONSE;
     const entry: Record<string, unknown> = {
-      operationId: route.handler.replace(/-(\w)/g, (_m, c: string) => c.toUpperCase()),
+      operationId:
+        route.handler.replace(/-(\w)/g, (_m, c: string) => c.toUpperCase()) +
+        (route.method === 'HEAD' ? 'Head' : ''),
       summary: route.summary,
       parameters: [...parameters(operation.params, 'path'), ...parameters(operation.query, 'query')],
       responses,

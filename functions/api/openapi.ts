@@ -1,6 +1,7 @@
 /** `GET /v1/openapi.json`: the contract, generated from the zod schemas. */
-import { apiHandler } from '#shared/api-handler.ts';
+
 import { jsonResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { buildOpenApiDocument } from './openapi-document.ts';
 
 let cached: Record<string, unknown> | undefined;

@@ -1,9 +1,9 @@
 /** `POST /v1/packages:raw`: the request body is the package (`application/octet-stream`, ≤ 6 MiB). */
 import { ProblemError } from '#core/errors.ts';
 import { publishFromBytes } from '#services/sources.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
 import { callerOf } from '#shared/middleware/authenticate.ts';
+import { apiHandler } from './compose.ts';
 import { presentPublished } from './present.ts';
 
 export const handler = apiHandler({ scope: 'packages:write', idempotent: true }, async ({ event, now }) => {

@@ -3,9 +3,9 @@
  * with the package; a `.difybndl` bundle with `{bundle, packages}` (every embedded package).
  */
 import { publishFromSource } from '#services/sources.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
 import { callerOf } from '#shared/middleware/authenticate.ts';
+import { apiHandler } from './compose.ts';
 import { presentPublished } from './present.ts';
 import { PublishBody } from './schemas.ts';
 

@@ -2,8 +2,8 @@
 import { getStoredPolicy } from '#adapters/dynamo/tenants.ts';
 import { effectivePolicy } from '#core/policy.ts';
 import { stagePolicyDefaults } from '#services/stage.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { TenantParams } from './schemas.ts';
 
 export const handler = apiHandler({ scope: 'read', params: TenantParams }, async ({ params }) => {

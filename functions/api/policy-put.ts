@@ -5,8 +5,8 @@
 import { putStoredPolicy } from '#adapters/dynamo/tenants.ts';
 import { applyPolicyPatch, effectivePolicy } from '#core/policy.ts';
 import { stagePolicyDefaults } from '#services/stage.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { PolicyBody, TenantParams } from './schemas.ts';
 
 export const handler = apiHandler(

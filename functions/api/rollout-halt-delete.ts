@@ -3,11 +3,12 @@
  * sweep halted. The build is then open to every tenant at its next run; the halt record stays on
  * the rollout with who resumed it and when. 404 without a rollout, 409 when it is not halted.
  */
+
+import { resumeRollout } from '#adapters/dynamo/sweep-store.ts';
 import { actorOf } from '#services/deploy.ts';
-import { resumeRollout } from '#services/sweep-store.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
 import { callerOf } from '#shared/middleware/authenticate.ts';
+import { apiHandler } from './compose.ts';
 import { RolloutParams } from './schemas.ts';
 
 export const handler = apiHandler(

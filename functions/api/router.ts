@@ -5,13 +5,11 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { NotFoundError } from '#core/errors.ts';
+import type { ApiHandler } from '#shared/api-handler.ts';
 import { problemResponse } from '#shared/http-response.ts';
 import { ROUTES, type RouteDefinition, type RouteHandlerName, routeKey } from './routes.ts';
 
-export type ApiHandler = (
-  event: APIGatewayProxyEventV2,
-  context: Context,
-) => Promise<APIGatewayProxyStructuredResultV2>;
+export type { ApiHandler };
 
 const routesByKey = new Map<string, RouteDefinition>(ROUTES.map((route) => [routeKey(route), route]));
 
@@ -34,10 +32,16 @@ const LOADERS: Record<RouteHandlerName, () => HandlerModule> = {
   'policy-put': () => import('./policy-put.ts'),
   'signers-create': () => import('./signers-create.ts'),
   'signers-list': () => import('./signers-list.ts'),
+  'authors-get': () => import('./authors-get.ts'),
+  'authors-grant': () => import('./authors-grant.ts'),
+  'authors-revoke': () => import('./authors-revoke.ts'),
+  'author-signers-put': () => import('./author-signers-put.ts'),
+  'packages-promote': () => import('./packages-promote.ts'),
   'uploads-create': () => import('./uploads-create.ts'),
   'packages-publish': () => import('./packages-publish.ts'),
   'packages-publish-raw': () => import('./packages-publish-raw.ts'),
   'packages-get': () => import('./packages-get.ts'),
+  'packages-readmes': () => import('./packages-readmes.ts'),
   'plugins-list': () => import('./plugins-list.ts'),
   'plugin-versions-list': () => import('./plugin-versions-list.ts'),
   'marketplace-download': () => import('./marketplace-download.ts'),
@@ -55,6 +59,22 @@ const LOADERS: Record<RouteHandlerName, () => HandlerModule> = {
   'installation-hold-delete': () => import('./installation-hold-delete.ts'),
   'sweeps-run': () => import('./sweeps-run.ts'),
   'rollout-halt-delete': () => import('./rollout-halt-delete.ts'),
+  'marketplace-dify-download': () => import('./marketplace-dify-download.ts'),
+  'marketplace-dify-download-by-id': () => import('./marketplace-dify-download-by-id.ts'),
+  'marketplace-dify-batch': () => import('./marketplace-dify-batch.ts'),
+  'marketplace-dify-manifest': () => import('./marketplace-dify-manifest.ts'),
+  'marketplace-dify-install-count': () => import('./marketplace-dify-install-count.ts'),
+  'marketplace-dify-icon': () => import('./marketplace-dify-icon.ts'),
+  'marketplace-tokens-create': () => import('./marketplace-tokens-create.ts'),
+  'marketplace-tokens-list': () => import('./marketplace-tokens-list.ts'),
+  'marketplace-tokens-revoke': () => import('./marketplace-tokens-revoke.ts'),
+  'plugin-deprecation-put': () => import('./plugin-deprecation-put.ts'),
+  'plugin-deprecation-delete': () => import('./plugin-deprecation-delete.ts'),
+  'me-get': () => import('./me-get.ts'),
+  'tenants-list': () => import('./tenants-list.ts'),
+  'keys-list': () => import('./keys-list.ts'),
+  'signers-delete': () => import('./signers-delete.ts'),
+  'package-readme-get': () => import('./package-readme-get.ts'),
 };
 
 const handlers = new Map<string, Promise<ApiHandler>>();

@@ -4,7 +4,7 @@
  * whose `handler` export serves the route; `group` decides which Lambda function hosts it on AWS.
  */
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** Route groups: one Lambda function per group on AWS (read-only groups get read-only IAM). */
 export type RouteGroup = 'public' | 'admin' | 'catalog-read' | 'catalog-write' | 'deploy';
@@ -26,6 +26,34 @@ export const ROUTES = [
     handler: 'openapi',
     group: 'public',
     summary: 'OpenAPI document',
+  },
+  {
+    method: 'GET',
+    path: '/v1/me',
+    handler: 'me-get',
+    group: 'catalog-read',
+    summary: 'The calling key: tenant and scopes (what a console may show)',
+  },
+  {
+    method: 'GET',
+    path: '/v1/tenants',
+    handler: 'tenants-list',
+    group: 'admin',
+    summary: 'List tenants (operator)',
+  },
+  {
+    method: 'GET',
+    path: '/v1/tenants/{tenant_id}/keys',
+    handler: 'keys-list',
+    group: 'admin',
+    summary: 'List API keys of a tenant (never the secrets)',
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/signers/{key_id}',
+    handler: 'signers-delete',
+    group: 'admin',
+    summary: 'Remove a trusted signing key (operator)',
   },
   {
     method: 'POST',
@@ -124,6 +152,20 @@ export const ROUTES = [
     handler: 'packages-get',
     group: 'catalog-read',
     summary: 'Get a package',
+  },
+  {
+    method: 'GET',
+    path: '/v1/packages/{unique_identifier}/readmes',
+    handler: 'packages-readmes',
+    group: 'catalog-read',
+    summary: 'READMEs of a package by language (README.md, readme/README_<lang>.md)',
+  },
+  {
+    method: 'GET',
+    path: '/v1/packages/{unique_identifier}/readme',
+    handler: 'package-readme-get',
+    group: 'catalog-read',
+    summary: "A package's README.md (untrusted markdown: sanitize before rendering)",
   },
   {
     method: 'GET',
@@ -244,6 +286,132 @@ export const ROUTES = [
     handler: 'rollout-halt-delete',
     group: 'admin',
     summary: 'Resume a halted canary rollout (operator)',
+  },
+  {
+    method: 'GET',
+    path: '/marketplace/{token}/api/v1/plugins/{org}/{name}/{version}/download',
+    handler: 'marketplace-dify-download',
+    group: 'catalog-read',
+    summary: 'Dify marketplace: download the preferred build of a version',
+  },
+  {
+    method: 'HEAD',
+    path: '/marketplace/{token}/api/v1/plugins/{org}/{name}/{version}/download',
+    handler: 'marketplace-dify-download',
+    group: 'catalog-read',
+    summary: 'Dify marketplace: size of the preferred build of a version',
+  },
+  {
+    method: 'GET',
+    path: '/marketplace/{token}/api/v1/plugins/download',
+    handler: 'marketplace-dify-download-by-id',
+    group: 'catalog-read',
+    summary: 'Dify marketplace: download a build by unique identifier',
+  },
+  {
+    method: 'HEAD',
+    path: '/marketplace/{token}/api/v1/plugins/download',
+    handler: 'marketplace-dify-download-by-id',
+    group: 'catalog-read',
+    summary: 'Dify marketplace: size of a build by unique identifier',
+  },
+  {
+    method: 'POST',
+    path: '/marketplace/{token}/api/v1/plugins/batch',
+    handler: 'marketplace-dify-batch',
+    group: 'catalog-read',
+    summary: 'Dify marketplace: latest declarations of plugins',
+  },
+  {
+    method: 'GET',
+    path: '/marketplace/{token}/api/v1/dist/plugins/manifest.json',
+    handler: 'marketplace-dify-manifest',
+    group: 'catalog-read',
+    summary: 'Dify marketplace: snapshot of every plugin',
+  },
+  {
+    method: 'POST',
+    path: '/marketplace/{token}/api/v1/stats/plugins/install_count',
+    handler: 'marketplace-dify-install-count',
+    group: 'catalog-write',
+    summary: 'Dify marketplace: count an install',
+  },
+  {
+    method: 'GET',
+    path: '/marketplace/{token}/api/v1/plugins/{org}/{name}/icon',
+    handler: 'marketplace-dify-icon',
+    group: 'catalog-read',
+    summary: 'Dify marketplace: plugin icon',
+  },
+  {
+    method: 'POST',
+    path: '/v1/marketplace/tokens',
+    handler: 'marketplace-tokens-create',
+    group: 'admin',
+    summary: 'Issue a read-only marketplace token (operator)',
+  },
+  {
+    method: 'GET',
+    path: '/v1/marketplace/tokens',
+    handler: 'marketplace-tokens-list',
+    group: 'admin',
+    summary: 'List marketplace tokens (operator)',
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/marketplace/tokens/{token_id}',
+    handler: 'marketplace-tokens-revoke',
+    group: 'admin',
+    summary: 'Revoke a marketplace token (operator)',
+  },
+  {
+    method: 'PUT',
+    path: '/v1/plugins/{author}/{name}/deprecation',
+    handler: 'plugin-deprecation-put',
+    group: 'admin',
+    summary: 'Deprecate a plugin (operator)',
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/plugins/{author}/{name}/deprecation',
+    handler: 'plugin-deprecation-delete',
+    group: 'admin',
+    summary: 'Undo a deprecation (operator)',
+  },
+  {
+    method: 'GET',
+    path: '/v1/authors/{author}',
+    handler: 'authors-get',
+    group: 'admin',
+    summary: 'Who may publish under an author (operator)',
+  },
+  {
+    method: 'PUT',
+    path: '/v1/authors/{author}/tenants/{tenant_id}',
+    handler: 'authors-grant',
+    group: 'admin',
+    summary: 'Grant an author to a tenant (operator)',
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/authors/{author}/tenants/{tenant_id}',
+    handler: 'authors-revoke',
+    group: 'admin',
+    summary: 'Revoke an author from a tenant (operator)',
+  },
+  {
+    method: 'PUT',
+    path: '/v1/authors/{author}/signers',
+    handler: 'author-signers-put',
+    group: 'admin',
+    summary: 'Bind the signers every build of an author must be signed by (operator)',
+  },
+  {
+    method: 'POST',
+    path: '/v1/packages/{unique_identifier}/promote',
+    handler: 'packages-promote',
+    group: 'catalog-write',
+    summary: "Make a tenant's build trusted stage-wide (operator)",
   },
 ] as const satisfies readonly RouteDefinition[];
 

@@ -5,9 +5,9 @@
  */
 import { actorOf } from '#services/deploy.ts';
 import { syncFromDifyDaemon } from '#services/dify-runtime.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
 import { callerOf } from '#shared/middleware/authenticate.ts';
+import { apiHandler } from './compose.ts';
 import { TenantParams } from './schemas.ts';
 
 export const handler = apiHandler(

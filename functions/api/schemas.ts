@@ -10,12 +10,14 @@ import {
   UPGRADE_MODES,
   UPGRADE_STRATEGIES,
 } from '#core/auto-upgrade/settings.ts';
+import { PLUGIN_CATEGORIES } from '#core/plugin-category.ts';
 import { SOURCES, TenantPolicyPatchSchema, TenantPolicySchema } from '#core/policy.ts';
+import { TENANT_ID_PATTERN } from '#core/tenant-id.ts';
 import { isUniqueIdentifier } from '#core/unique-identifier.ts';
 
 export const TenantId = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "_" and "-", 1–63 characters');
+  .regex(TENANT_ID_PATTERN, 'lowercase letters, digits, "_" and "-", 1–63 characters');
 export const KeyId = z.string().regex(/^key_[A-Za-z0-9_-]{1,40}$/, 'a key id like key_abc');
 export const SignerKeyId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_", "-", 1–64');
 export const UniqueIdentifier = z
@@ -69,6 +71,20 @@ export const IssuedKey = z.object({
   created_at: z.string(),
 });
 export const KeyParams = z.strictObject({ tenant_id: TenantId, key_id: KeyId });
+/** A key as listed: never the secret nor its hash. */
+export const KeySummary = z.object({
+  key_id: z.string(),
+  tenant_id: z.string().nullable(),
+  scopes: z.array(z.string()),
+  description: z.string().nullable(),
+  created_at: z.string(),
+  revoked_at: z.string().nullable(),
+});
+export const Me = z.object({
+  key_id: z.string(),
+  tenant_id: z.string().nullable(),
+  scopes: z.array(z.string()),
+});
 
 export const PolicyBody = TenantPolicyPatchSchema;
 export const Policy = TenantPolicySchema.extend({ inherited: z.array(z.string()) });
@@ -78,6 +94,7 @@ export const CreateSignerBody = z.strictObject({
   public_key_pem: z.string().min(64).max(16_384),
   description: z.string().max(256).optional(),
 });
+export const SignerParams = z.strictObject({ key_id: SignerKeyId });
 export const Signer = z.object({
   key_id: z.string(),
   public_key_pem: z.string(),
@@ -112,6 +129,14 @@ export const PublishBody = z.discriminatedUnion('source', [
   z.strictObject({ source: z.literal('marketplace'), unique_identifier: UniqueIdentifier }),
 ]);
 
+export const Publisher = z.object({
+  kind: z.enum(['operator', 'tenant']),
+  tenant_id: z.string().nullable(),
+  key_id: z.string().nullable(),
+  source: z.enum([...SOURCES, 'drop']),
+  published_at: z.string(),
+});
+
 export const Package = z.object({
   unique_identifier: z.string(),
   plugin_id: z.string(),
@@ -129,6 +154,28 @@ export const Package = z.object({
   source: z.object({ type: z.enum(SOURCES) }).loose(),
   dependencies: z.array(z.unknown()),
   published_at: z.string(),
+  category: z
+    .enum(PLUGIN_CATEGORIES)
+    .describe("Dify's category: tool > model > datasource > agent-strategy > trigger > extension."),
+  publisher: Publisher.optional().describe(
+    'Who catalogued the build; absent on builds catalogued before it was recorded.',
+  ),
+  promoted: z.object({ key_id: z.string(), promoted_at: z.string() }).optional(),
+  also_published_by: z
+    .array(z.string())
+    .optional()
+    .describe('Other tenants that published these exact bytes.'),
+  superseded: z
+    .array(
+      z.object({
+        sha256: z.string(),
+        signature_status: z.enum(['verified', 'unsigned', 'invalid']),
+        publisher: Publisher.nullable(),
+        superseded_at: z.string(),
+      }),
+    )
+    .optional()
+    .describe('Copies of this build (same files, no valid signature) the genuine build replaced.'),
 });
 
 /** Publishing a `.difybndl`: the bundle (not catalogued itself) and every package it embeds. */
@@ -151,6 +198,11 @@ export const PublishedBundle = z.object({
 export const Published = z.union([Package, PublishedBundle]);
 
 export const PackageParams = z.strictObject({ unique_identifier: UniqueIdentifier });
+export const PackageReadme = z.object({
+  unique_identifier: z.string(),
+  markdown: z.string().describe('Untrusted author text: sanitize before rendering.'),
+  truncated: z.boolean(),
+});
 export const PluginsQuery = ListQuery.extend({
   q: z.string().max(128).optional(),
   author: Author.optional(),
@@ -161,6 +213,21 @@ export const PluginSummary = z.object({
   versions_count: z.int(),
 });
 export const PluginParams = z.strictObject({ author: Author, name: PluginName });
+export const AuthorParams = z.strictObject({ author: Author });
+export const AuthorGrantParams = z.strictObject({ author: Author, tenant_id: TenantId });
+export const AuthorSignersBody = z.strictObject({ signers: z.array(SignerKeyId).max(20) });
+export const AuthorGrant = z.object({
+  author: z.string(),
+  tenant_id: z.string(),
+  granted_by: z.string(),
+  granted_at: z.string(),
+});
+export const AuthorView = z.object({
+  author: z.string(),
+  reserved: z.boolean(),
+  signers: z.array(z.string()),
+  tenants: z.array(z.string()),
+});
 export const MarketplaceDownloadQuery = z.strictObject({ unique_identifier: UniqueIdentifier });
 
 export const AutoUpgradeBody = AutoUpgradeSettingsInputSchema;
@@ -215,6 +282,14 @@ export const CreateDeploymentBody = z
     operation: z.enum(['install', 'upgrade', 'uninstall', 'rollback']),
     unique_identifier: UniqueIdentifier.optional(),
     plugin_id: PluginId.optional(),
+    version: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .describe(
+        'install/upgrade by plugin_id: a version range (`^1.2`, `1.2.3`, `*`); the workflow picks the highest catalogued build in it and records its unique identifier in the plan. Default: the highest release.',
+      ),
     to_revision: z
       .int()
       .min(1)
@@ -254,17 +329,20 @@ export const CreateDeploymentBody = z
         });
       }
     };
-    const forbid = (field: 'to_revision' | 'unique_identifier' | 'force') => {
+    const forbid = (field: 'to_revision' | 'unique_identifier' | 'force' | 'version') => {
       if (body[field] !== undefined) {
         ctx.addIssue({ code: 'custom', path: [field], message: `not used by operation "${body.operation}"` });
       }
     };
     if (body.operation === 'install' || body.operation === 'upgrade') {
-      need('unique_identifier');
+      // An exact build, or a plugin (and optionally a range) for the workflow to choose in.
+      if (body.plugin_id === undefined) need('unique_identifier');
+      if (body.unique_identifier !== undefined) forbid('version');
       forbid('to_revision');
     } else {
       need('plugin_id');
       forbid('unique_identifier');
+      forbid('version');
       if (body.operation === 'uninstall') forbid('to_revision');
     }
     if (body.operation !== 'uninstall') forbid('force');
@@ -286,6 +364,12 @@ export const CreatePlanBody = z.strictObject({
     .max(50)
     .describe('Unique identifiers (an exact build) or "author/name@range" (highest satisfying version).'),
   allow_prerelease: z.boolean().optional().describe('Let ranges match pre-releases they do not name.'),
+  fetch_missing: z
+    .boolean()
+    .optional()
+    .describe(
+      'Fetch missing dependencies from their sources and publish them to the catalog (needs packages:write). Default false: a plan writes nothing.',
+    ),
 });
 const CheckVerdict = z.object({
   status: z.enum(['pass', 'fail']),
@@ -307,6 +391,7 @@ export const Plan = z.object({
     z.object({
       unique_identifier: z.string(),
       ok: z.boolean(),
+      publisher: Publisher.nullable().describe('Who published the build the plan would install.'),
       signature: CheckVerdict,
       permissions: CheckVerdict,
       platform: CheckVerdict,

@@ -5,8 +5,8 @@
 import { createPublicKey } from 'node:crypto';
 import { createSigner } from '#adapters/dynamo/signers.ts';
 import { ValidationError } from '#core/errors.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { CreateSignerBody } from './schemas.ts';
 
 function assertRsaPublicKey(pem: string): void {

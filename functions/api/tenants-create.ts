@@ -1,8 +1,8 @@
 /** `POST /v1/tenants` (operator): claims a tenant id and indexes its default auto-upgrade schedule. */
 import { ensureDefaultAutoUpgradeSettings } from '#adapters/dynamo/auto-upgrade.ts';
 import { createTenant } from '#adapters/dynamo/tenants.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { CreateTenantBody } from './schemas.ts';
 
 export const handler = apiHandler(

@@ -1,7 +1,7 @@
 /** `GET /v1/tenants/{tenant_id}`. */
 import { getTenant } from '#adapters/dynamo/tenants.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { TenantParams } from './schemas.ts';
 
 export const handler = apiHandler({ scope: 'read', params: TenantParams }, async ({ params }) =>

@@ -1,7 +1,7 @@
 /** `PATCH /v1/tenants/{tenant_id}` (operator): sets the display name or the Dify tenant id. */
 import { updateTenant } from '#adapters/dynamo/tenants.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
+import { apiHandler } from './compose.ts';
 import { TenantParams, UpdateTenantBody } from './schemas.ts';
 
 export const handler = apiHandler(

@@ -7,9 +7,9 @@ import { createUploadSession } from '#adapters/dynamo/uploads.ts';
 import { presignPut } from '#adapters/s3/blob-store.ts';
 import { PackageTooLargeError } from '#core/errors.ts';
 import { MAX_PACKAGE_BYTES } from '#services/sources.ts';
-import { apiHandler } from '#shared/api-handler.ts';
 import { jsonResponse } from '#shared/http-response.ts';
 import { callerOf } from '#shared/middleware/authenticate.ts';
+import { apiHandler } from './compose.ts';
 import { CreateUploadBody } from './schemas.ts';
 
 const URL_TTL_SECONDS = 15 * 60;

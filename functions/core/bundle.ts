@@ -1,5 +1,5 @@
 /**
- * `.difybndl` bundles (DESIGN §6): a zip with a bundle `manifest.yaml` at its root and the
+ * `.difybndl` bundles (docs/design.md#dependencies): a zip with a bundle `manifest.yaml` at its root and the
  * `.difypkg` files it embeds under `_assets/`. The manifest follows Dify's plugin daemon
  * (`pkg/entities/bundle_entities`): `type: bundle`, `author`, `name`, `version`, `labels`,
  * `description`, `icon`, `tags`, and `dependencies`, each `{type, value}`:

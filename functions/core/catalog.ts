@@ -17,6 +17,32 @@ export interface PackageSignature {
   authorized_category?: string;
 }
 
+/** Who catalogued a build (docs/security.md): decides which tenants see and trust it. */
+export interface Publisher {
+  kind: 'operator' | 'tenant';
+  /** The publishing tenant; `null` for the operator. */
+  tenant_id: string | null;
+  /** The API key id; `null` for the drop folder. */
+  key_id: string | null;
+  /** How it arrived: the source type, or `drop` for the S3 drop folder. */
+  source: SourceRef['type'] | 'drop';
+  published_at: string;
+}
+
+/** The operator made a tenant's build stage-wide. */
+export interface Promotion {
+  key_id: string;
+  promoted_at: string;
+}
+
+/** The copy a genuine (verified) build replaced: same files, other bytes. */
+export interface SupersededBuild {
+  sha256: string;
+  signature_status: PackageSignature['status'];
+  publisher: Publisher | null;
+  superseded_at: string;
+}
+
 export interface PackageRecord {
   unique_identifier: string;
   plugin_id: string;
@@ -30,6 +56,12 @@ export interface PackageRecord {
   dependencies: unknown[];
   storage_key: string;
   published_at: string;
+  /** Absent on records catalogued before publishers were recorded (treated as stage-wide). */
+  publisher?: Publisher;
+  promoted?: Promotion;
+  superseded?: SupersededBuild[];
+  /** Other tenants that published these exact bytes themselves (each may use the build). */
+  also_published_by?: string[];
 }
 
 export interface PluginSummary {

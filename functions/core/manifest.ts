@@ -1,14 +1,15 @@
 /**
  * The plugin manifest (`manifest.yaml` at the package root): a safe YAML reader and the zod schema.
  *
- * The rules follow DESIGN.md §2 and §6 and, where the design is silent, what Dify's plugin daemon
- * enforces (`pkg/entities/plugin_entities/plugin_declaration.go`), so a manifest accepted here is one
- * Dify accepts too. Deliberate differences from Dify:
+ * The rules follow docs/design.md (#packages-and-identity, #dependencies) and, where it is
+ * silent, what Dify's plugin daemon enforces (`pkg/entities/plugin_entities/plugin_declaration.go`),
+ * so a manifest accepted here is one Dify accepts too. Deliberate differences from Dify:
  * - Dify checks that at least one *declaration* (tool, model, …) was loaded and which ones combine;
  *   pluginops applies the same rules to the `plugins.*` file lists, before any file is read.
  * - `meta.minimum_dify_version`, unchecked by Dify, must have the version shape (the tenant policy
  *   enforces it against the platform version).
- * - `dependencies` is pluginops' own format (DESIGN §6); Dify declares dependencies only in bundles.
+ * - `dependencies` is pluginops' own format (docs/design.md#dependencies); Dify declares
+ *   dependencies only in bundles.
  * - Unknown keys are kept, never rejected, so newer Dify fields survive a round trip.
  */
 import { parseDocument } from 'yaml';
@@ -17,7 +18,7 @@ import { type FieldError, formatIssuePath, InvalidManifestError } from '#core/er
 import { isUniqueIdentifier } from '#core/unique-identifier.ts';
 import { DIFY_VERSION_PATTERN, normalizeDifyRange } from '#core/version.ts';
 
-/** DESIGN §9: a manifest larger than this is refused before it is parsed. */
+/** docs/design.md#security: a manifest larger than this is refused before it is parsed. */
 export const MAX_MANIFEST_BYTES = 256 * 1024;
 /** Bounds YAML alias expansion ("billion laughs"). */
 export const MAX_YAML_ALIAS_COUNT = 100;
@@ -183,7 +184,7 @@ const rangeString = z
     }
   }, 'must be a version range such as 1.2.3, ^1.2, ~1.2.3, 1.x, 1.0.0-2.0.0 or >=1.0.0 <2.0.0');
 
-/** DESIGN §6: where a dependency comes from. */
+/** docs/design.md#dependencies: where a dependency comes from. */
 export const DependencySchema = z.discriminatedUnion('type', [
   z.looseObject({
     type: z.literal('marketplace'),
@@ -229,10 +230,10 @@ export const ManifestSchema = z.looseObject({
   meta: MetaSchema,
   created_at: CreatedAtSchema,
   tags: z.array(z.enum(PLUGIN_TAGS)).nullish(),
-  privacy: z.string().max(256).nullish(),
-  repo: z
-    .union([z.literal(''), z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' })])
-    .nullish(),
+  // The daemon sets no length on `privacy` and accepts any absolute URL as `repo` (go-playground
+  // `url`); only Dify's packager CLI is stricter, and the install path is what counts.
+  privacy: z.string().nullish(),
+  repo: z.union([z.literal(''), z.url({ message: 'must be an absolute URL' })]).nullish(),
   dependencies: z.array(DependencySchema).max(256).nullish(),
 });
 

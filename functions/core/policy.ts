@@ -82,9 +82,14 @@ export const FULL_PERMISSION_CEILING: PermissionCeiling = {
   storage: { enabled: true, size: 1073741824 },
 };
 
+/**
+ * The policy of a tenant that set nothing: the stage's platform version, approval default and
+ * canary (none unless the stage sets one).
+ */
 export function stageDefaultPolicy(options: {
   platformVersion: string;
   approvalRequired: boolean;
+  canary?: TenantPolicy['canary'] | undefined;
 }): TenantPolicy {
   return {
     require_signature: false,
@@ -94,7 +99,7 @@ export function stageDefaultPolicy(options: {
     permission_ceiling: FULL_PERMISSION_CEILING,
     platform_version: options.platformVersion,
     approval_required: options.approvalRequired,
-    canary: null,
+    canary: options.canary ?? null,
     on_drift: 'fail',
   };
 }

@@ -1,6 +1,6 @@
 /**
- * The resolver's candidate port over the package catalog (DESIGN §6), and the fetching of missing
- * dependencies from their sources while resolving ("fetch missing deps").
+ * The resolver's candidate port over the package catalog (docs/design.md#dependencies), and the
+ * fetching of missing dependencies from their sources while resolving ("fetch missing deps").
  *
  * Every catalogued version of a plugin becomes a candidate whose requirements are its manifest
  * `dependencies`. A `github` dependency names a release asset, not a plugin: with a fetcher it is
@@ -10,16 +10,17 @@
  */
 import { listInstalledPlugins } from '#adapters/dynamo/installations.ts';
 import { findPackage, listPluginVersions } from '#adapters/dynamo/packages.ts';
-import type { Page } from '#adapters/dynamo/signers.ts';
 import type { PackageRecord } from '#core/catalog.ts';
 import { ConflictError, ProblemError } from '#core/errors.ts';
 import { DependencySchema, type ManifestDependency } from '#core/manifest.ts';
+import type { Page } from '#core/page.ts';
 import {
   type Candidate,
   type CandidatePort,
   type Requirement,
   requirementFromDependency,
 } from '#core/resolver/index.ts';
+import { visibleTo } from '#core/trust.ts';
 
 export type GithubDependency = Extract<ManifestDependency, { type: 'github' }>;
 
@@ -40,6 +41,11 @@ export interface MissingFetcher {
 
 export interface CatalogPortOptions {
   listPage?: ListVersionsPage;
+  /**
+   * The tenant the resolution is for: only the builds it trusts are candidates (docs/security.md,
+   * "What a tenant trusts"). `null` (operator view) lists every build.
+   */
+  tenantId: string | null;
   /** Without a fetcher nothing is fetched: missing packages stay missing. */
   fetcher?: MissingFetcher;
   /** Deepest dependency level fetched (roots are level 0). Default 5. */
@@ -72,6 +78,7 @@ export class CatalogCandidatePort implements CandidatePort {
   readonly records = new Map<string, PackageRecord>();
   readonly fetched: FetchedPackage[] = [];
   private readonly listPage: ListVersionsPage;
+  private readonly tenantId: string | null;
   private readonly fetcher: MissingFetcher | undefined;
   private readonly maxDepth: number;
   private readonly maxFetches: number;
@@ -80,8 +87,9 @@ export class CatalogCandidatePort implements CandidatePort {
   private readonly githubRequirements = new Map<string, Promise<Requirement>>();
   private fetchCount = 0;
 
-  constructor(options: CatalogPortOptions = {}) {
+  constructor(options: CatalogPortOptions) {
     this.listPage = options.listPage ?? listPluginVersions;
+    this.tenantId = options.tenantId;
     this.fetcher = options.fetcher;
     this.maxDepth = options.maxDepth ?? DEFAULT_MAX_FETCH_DEPTH;
     this.maxFetches = options.maxFetches ?? DEFAULT_MAX_FETCHES;
@@ -209,7 +217,7 @@ export class CatalogCandidatePort implements CandidatePort {
     let cursor: string | undefined;
     do {
       const page = await this.listPage(pluginId, PAGE_SIZE, cursor);
-      records.push(...page.items);
+      records.push(...visibleTo(page.items, this.tenantId));
       cursor = page.next_cursor ?? undefined;
     } while (cursor !== undefined);
     return records;

@@ -7,12 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { getConfig } from '#config/runtime-config.ts';
 import { ValidationError } from '#core/errors.ts';
 
 let cached: Buffer | undefined;
 
 function localDataDir(): string | undefined {
-  const info = process.env.PLUGINOPS_LOCAL_INFO;
+  const info = getConfig().localInfo;
   if (!info) return undefined;
   try {
     return (JSON.parse(info) as { data_dir?: string }).data_dir;
@@ -23,7 +24,7 @@ function localDataDir(): string | undefined {
 
 export function configSealingKey(): Buffer {
   if (cached !== undefined) return cached;
-  const fromEnv = process.env.PLUGINOPS_CONFIG_KEY;
+  const fromEnv = getConfig().configKey;
   if (fromEnv) {
     const key = Buffer.from(fromEnv, 'base64');
     if (key.length !== 32) throw new Error('PLUGINOPS_CONFIG_KEY must be 32 bytes, base64-encoded');

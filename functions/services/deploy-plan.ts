@@ -1,23 +1,25 @@
 /**
- * Resolving what a deployment does, from the catalog and the tenant's installation and history.
- * Used twice on purpose: by the API (so a request that cannot work fails fast with a 4xx) and by
- * the workflow's Resolve and Acquire steps (the authoritative plan, made again under the lease).
+ * Planning a deployment from the catalog and the tenant's installations and history — one
+ * implementation, used by the API (to refuse at once what cannot work, and to show the plan in the
+ * 202 answer, never fetching) and by the workflow's Resolve step, which alone makes the plan the
+ * run carries out: it may fetch missing dependencies (only for a requester with `packages:write`),
+ * and it freezes the result with its basis. Acquire does not plan again: it only confirms the basis
+ * under the lease (functions/services/deploy-workflow.ts).
  */
-import {
-  findInstallation,
-  findRevision,
-  listInstalledPlugins,
-  type StoredInstallation,
-} from '#adapters/dynamo/installations.ts';
+import { findInstallation, findRevision } from '#adapters/dynamo/installations.ts';
 import { findPackage } from '#adapters/dynamo/packages.ts';
 import type { PackageRecord } from '#core/catalog.ts';
-import type { Deployment, DeploymentPlan, InstalledRef, PlanStep } from '#core/deploy/model.ts';
-import { type PlannedPackage, planStep, rollbackRevisionNumber } from '#core/deploy/plan.ts';
+import type { InstalledRef, PlanStep } from '#core/deploy/model.ts';
+import { type PlannedPackage, planBasis, planStep, rollbackRevisionNumber } from '#core/deploy/plan.ts';
+import type { DeployPlanner, PlanOptions, PlanRequest, StoredInstallation } from '#core/deploy/ports.ts';
 import { NotFoundError } from '#core/errors.ts';
 import { resolveDependencies } from '#core/resolver/index.ts';
+import { isVisibleTo } from '#core/trust.ts';
 import { parseUniqueIdentifier } from '#core/unique-identifier.ts';
-import { CatalogCandidatePort } from './dependencies.ts';
+import { assertNoDependents, CatalogCandidatePort } from './dependencies.ts';
 import { catalogFetcher } from './dependencies-fetch.ts';
+
+export type { PlanRequest } from '#core/deploy/ports.ts';
 
 export function installedRefOf(installation: StoredInstallation | undefined): InstalledRef {
   return {
@@ -37,29 +39,31 @@ export function plannedPackageOf(record: PackageRecord): PlannedPackage {
   };
 }
 
-export async function requirePackage(uniqueIdentifier: string): Promise<PackageRecord> {
+/** The catalogued package; with `forTenant`, only a build that tenant trusts (others are a 404). */
+export async function requirePackage(uniqueIdentifier: string, forTenant?: string): Promise<PackageRecord> {
   const record = await findPackage(uniqueIdentifier);
-  if (record === undefined) throw new NotFoundError(`Package ${uniqueIdentifier} is not in the catalog.`);
+  if (record === undefined || (forTenant !== undefined && !isVisibleTo(record, forTenant)))
+    throw new NotFoundError(`Package ${uniqueIdentifier} is not in the catalog.`);
   return record;
 }
 
-export type PlanRequest = Pick<
-  Deployment,
-  'tenant_id' | 'operation' | 'target' | 'expected_current' | 'has_config'
-> & { target: { plugin_id?: string } };
+function pluginOf(request: PlanRequest): string {
+  const pluginId = request.target.plugin_id;
+  if (pluginId === undefined) throw new Error('a deployment names its plugin');
+  return pluginId;
+}
 
 /**
- * The plan step for a deployment against what is installed now (`installation` when the caller
- * already read it).
+ * The plan step for one plugin against what is installed now. `target` is the package already
+ * chosen (install/upgrade by range), else the request's unique identifier is looked up.
  */
 export async function resolvePlanStep(
   request: PlanRequest,
-  installation?: StoredInstallation,
+  installation: StoredInstallation | undefined,
+  target?: PackageRecord,
 ): Promise<PlanStep> {
-  const pluginId = request.target.plugin_id;
-  if (pluginId === undefined) throw new Error('resolvePlanStep: the deployment has no plugin_id');
-  const current = installation ?? (await findInstallation(request.tenant_id, pluginId));
-  const installed = installedRefOf(current);
+  const pluginId = pluginOf(request);
+  const installed = installedRefOf(installation);
   const base = {
     operation: request.operation,
     pluginId,
@@ -72,8 +76,9 @@ export async function resolvePlanStep(
     case 'upgrade':
     case 'auto-upgrade': {
       const uid = request.target.unique_identifier;
-      if (uid === undefined) throw new Error('resolvePlanStep: install without unique_identifier');
-      return planStep({ ...base, target: plannedPackageOf(await requirePackage(uid)) });
+      const record = target ?? (uid === undefined ? undefined : await requirePackage(uid, request.tenant_id));
+      if (record === undefined) throw new Error('resolvePlanStep: no target package');
+      return planStep({ ...base, target: plannedPackageOf(record) });
     }
     case 'uninstall':
       return planStep(base);
@@ -96,38 +101,56 @@ export async function resolvePlanStep(
 }
 
 /**
- * The whole plan of a deployment (DESIGN §6, §7): for install, upgrade and auto-upgrade the target
- * build and everything it depends on, resolved against the catalog (missing dependencies are
- * fetched from their sources) and what the tenant has, dependencies first; other operations change
- * their one plugin. The target's step is planned exactly as a single-plugin deployment's.
+ * The whole plan (DESIGN notes: docs/design.md): for install, upgrade and auto-upgrade the target
+ * build — named exactly, or the highest catalogued version in the requested range — and everything
+ * it depends on, dependencies first; other operations change their one plugin. The basis lists
+ * every plugin the plan changes or relies on (an uninstall relies on every installed plugin: any of
+ * them may depend on it).
  */
-export async function resolveDeploymentPlan(request: PlanRequest, now: Date): Promise<DeploymentPlan> {
-  const pluginId = request.target.plugin_id;
-  const uid = request.target.unique_identifier;
-  if (pluginId === undefined) throw new Error('resolveDeploymentPlan: the deployment has no plugin_id');
-  if (request.operation === 'uninstall' || request.operation === 'rollback' || uid === undefined) {
-    const step = await resolvePlanStep(request);
-    return { steps: [step], order: [step.plugin_id] };
+export async function planDeployment(
+  request: PlanRequest,
+  options: PlanOptions,
+): Promise<{ steps: PlanStep[]; order: string[]; basis: Record<string, number>; fetched: string[] }> {
+  const pluginId = pluginOf(request);
+  const installations = new Map(options.installations.map((item) => [item.plugin_id, item]));
+  if (request.operation === 'uninstall' || request.operation === 'rollback') {
+    const step = await resolvePlanStep(request, installations.get(pluginId));
+    const relied = request.operation === 'uninstall' ? [...installations.keys()] : [];
+    return {
+      steps: [step],
+      order: [pluginId],
+      basis: planBasis([pluginId, ...relied], options.installations),
+      fetched: [],
+    };
   }
-  const installations = new Map(
-    (await listInstalledPlugins(request.tenant_id)).map((item) => [item.plugin_id, item]),
-  );
   const installedVersions = new Map<string, string>();
   for (const item of installations.values()) {
     if (item.status === 'installed' && item.version !== null)
       installedVersions.set(item.plugin_id, item.version);
   }
-  const port = new CatalogCandidatePort({ fetcher: catalogFetcher({ tenantId: request.tenant_id }, now) });
-  const root = { pluginId, range: parseUniqueIdentifier(uid).version, pinned: uid };
+  // Only builds this tenant trusts are candidates (docs/security.md); fetching only when allowed.
+  const port = new CatalogCandidatePort({
+    tenantId: request.tenant_id,
+    ...(options.fetchMissing
+      ? { fetcher: catalogFetcher({ tenantId: request.tenant_id }, options.now) }
+      : {}),
+  });
+  const uid = request.target.unique_identifier;
+  const root =
+    uid === undefined
+      ? { pluginId, range: request.target.version ?? '*' }
+      : { pluginId, range: parseUniqueIdentifier(uid).version, pinned: uid };
   port.addRoots([root]);
   const resolution = await resolveDependencies(port, { roots: [root], installed: installedVersions });
   const steps: PlanStep[] = [];
+  // The resolution lists every package the target needs, installed ones it keeps included, so
+  // the plan's own plugins are all it relies on.
   for (const candidate of resolution.order) {
     const record =
       port.records.get(candidate.uniqueIdentifier) ?? (await requirePackage(candidate.uniqueIdentifier));
     const installation = installations.get(candidate.pluginId);
     if (candidate.pluginId === pluginId) {
-      steps.push(await resolvePlanStep(request, installation));
+      steps.push(await resolvePlanStep(request, installation, record));
       continue;
     }
     const installed = installedRefOf(installation);
@@ -141,10 +164,27 @@ export async function resolveDeploymentPlan(request: PlanRequest, now: Date): Pr
       }),
     );
   }
-  return { steps, order: steps.map((step) => step.plugin_id) };
+  const order = steps.map((step) => step.plugin_id);
+  return {
+    steps,
+    order,
+    basis: planBasis(order, options.installations),
+    fetched: port.fetched.map((item) => item.unique_identifier),
+  };
+}
+
+/** The planner port over the catalog (functions/core/deploy/ports.ts). */
+export function catalogPlanner(): DeployPlanner {
+  return {
+    plan: planDeployment,
+    assertNoDependents,
+  };
 }
 
 /** Whether a plan step is one of the deployment's dependencies rather than its target. */
-export function isDependencyStep(deployment: Pick<Deployment, 'target'>, step: PlanStep): boolean {
+export function isDependencyStep(deployment: { target: { plugin_id?: string } }, step: PlanStep): boolean {
   return deployment.target.plugin_id !== undefined && step.plugin_id !== deployment.target.plugin_id;
 }
+
+/** The current installation of one plugin (for the API's fail-fast check). */
+export { findInstallation };

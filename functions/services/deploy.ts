@@ -4,7 +4,6 @@
  * approval decisions that answer the workflow's task token.
  */
 import { ulid } from 'ulid';
-import type { Caller } from '#adapters/dynamo/api-keys.ts';
 import {
   approvalTaskToken,
   createDeployment,
@@ -13,22 +12,34 @@ import {
   transitionDeployment,
   updateDeployment,
 } from '#adapters/dynamo/deployments.ts';
-import { findInstallation, LeaseHeldError, releaseLease, takeLease } from '#adapters/dynamo/installations.ts';
-import { publishEvent } from '#adapters/events.ts';
+import {
+  findInstallation,
+  listInstalledPlugins,
+  releaseLease,
+  takeLease,
+} from '#adapters/dynamo/installations.ts';
 import { workflowEngine } from '#adapters/workflow.ts';
+import { getConfig } from '#config/runtime-config.ts';
+import type { Caller } from '#core/caller.ts';
 import { configDigest, type PluginConfig, sealConfig } from '#core/deploy/config-seal.ts';
-import type { Deployment, DeploymentOperation } from '#core/deploy/model.ts';
+import { LeaseHeldError } from '#core/deploy/errors.ts';
+import type { Deployment, DeploymentOperation, DeploymentPlan } from '#core/deploy/model.ts';
 import { leaseExpiry, leaseState, RESERVATION_GRACE_SECONDS } from '#core/deploy/plan.ts';
-import { ConflictError, toProblem, ValidationError } from '#core/errors.ts';
+import type { PlanRequest, StoredInstallation } from '#core/deploy/ports.ts';
+import { ConflictError, ProblemError, toProblem, ValidationError } from '#core/errors.ts';
+import { domainEvent } from '#core/events.ts';
 import { parseUniqueIdentifier } from '#core/unique-identifier.ts';
+import { normalizeDifyRange } from '#core/version.ts';
 import { assertNoDependents } from './dependencies.ts';
 import { configSealingKey } from './deploy-config.ts';
-import { requirePackage, resolvePlanStep } from './deploy-plan.ts';
+import { planDeployment } from './deploy-plan.ts';
 
 export interface DeploymentRequest {
   operation: DeploymentOperation;
   unique_identifier?: string | undefined;
   plugin_id?: string | undefined;
+  /** install/upgrade by `plugin_id`: the range to choose the build in (default: any release). */
+  version?: string | undefined;
   to_revision?: number | undefined;
   expected_current?: string | null | undefined;
   allow_downgrade?: boolean | undefined;
@@ -38,18 +49,25 @@ export interface DeploymentRequest {
   force?: boolean | undefined;
 }
 
+export interface StartOptions {
+  /**
+   * The requester may publish (`packages:write`, or the system itself): Resolve may then fetch
+   * missing dependencies from their sources. Default false.
+   */
+  mayFetch?: boolean;
+}
+
 /** How long an approval may wait when the request does not say (`PLUGINOPS_APPROVAL_TIMEOUT_SECONDS`). */
 export function defaultApprovalTimeoutSeconds(): number {
-  const configured = Number(process.env.PLUGINOPS_APPROVAL_TIMEOUT_SECONDS);
-  return Number.isInteger(configured) && configured > 0 ? configured : 24 * 60 * 60;
+  return getConfig().approvalTimeoutSeconds;
 }
 
 export function actorOf(caller: Pick<Caller, 'keyId'> | { system: string }): string {
   return 'system' in caller ? caller.system : `key:${caller.keyId}`;
 }
 
-/** The plugin a request is about; install/upgrade read it from the package in the catalog. */
-async function pluginIdOf(request: DeploymentRequest): Promise<string> {
+/** The plugin a request is about. */
+function pluginIdOf(request: DeploymentRequest): string {
   if (request.unique_identifier !== undefined) {
     const pluginId = parseUniqueIdentifier(request.unique_identifier).pluginId;
     if (request.plugin_id !== undefined && request.plugin_id !== pluginId) {
@@ -57,30 +75,43 @@ async function pluginIdOf(request: DeploymentRequest): Promise<string> {
         { path: 'body.plugin_id', message: 'does not match unique_identifier' },
       ]);
     }
-    await requirePackage(request.unique_identifier);
     return pluginId;
   }
   if (request.plugin_id === undefined) throw new Error('validated requests name a plugin');
+  if (request.version !== undefined) {
+    try {
+      normalizeDifyRange(request.version);
+    } catch {
+      throw new ValidationError(`"${request.version.slice(0, 80)}" is not a version range.`, [
+        { path: 'body.version', message: 'must be a version or a range such as ^1.2 or >=1.0.0 <2.0.0' },
+      ]);
+    }
+  }
   return request.plugin_id;
 }
 
 /**
- * Starts a deployment and returns it (status `pending`). Everything that can be refused now is
- * refused now: a package not in the catalog (404), `expected_current` not matching, upgrading or
- * uninstalling what is not installed, nothing to roll back to, a plugin another deployment holds
- * (409). The plugin is then reserved for this deployment with a conditional write, so of
- * simultaneous requests exactly one gets through. The deployment id is the execution name: a
- * repeated start of the same deployment is the same execution.
+ * Starts a deployment and returns it (status `pending`, with the plan as it would be made now).
+ * Everything that can be refused now is refused now: a package not in the catalog (404), no build
+ * in the requested range, `expected_current` not matching, upgrading or uninstalling what is not
+ * installed, nothing to roll back to (409/422), a plugin another deployment holds (409). The
+ * plugin is then reserved for this deployment with a conditional write, so of simultaneous
+ * requests exactly one gets through. The plan shown is made by the same planner as Resolve's but
+ * never fetches; Resolve makes the plan the run carries out (and may differ if the catalog moved).
+ * The deployment id is the execution name: a repeated start of the same deployment is the same
+ * execution.
  */
 export async function startDeployment(
   tenantId: string,
   actor: string,
   request: DeploymentRequest,
   now: Date,
+  options: StartOptions = {},
 ): Promise<Deployment> {
-  const pluginId = await pluginIdOf(request);
+  const pluginId = pluginIdOf(request);
   const deploymentId = ulid(now.getTime());
-  const installation = await findInstallation(tenantId, pluginId);
+  const installed = await listInstalledPlugins(tenantId);
+  const installation = installed.find((item) => item.plugin_id === pluginId);
   const lease = leaseState(installation?.lock, deploymentId, now);
   if (lease === 'held' && installation?.lock !== undefined) {
     throw new LeaseHeldError(pluginId, installation.lock.deployment_id, installation.lock.expires_at);
@@ -89,13 +120,26 @@ export async function startDeployment(
   const target = {
     plugin_id: pluginId,
     ...(request.unique_identifier === undefined ? {} : { unique_identifier: request.unique_identifier }),
+    ...(request.unique_identifier === undefined && request.version !== undefined
+      ? { version: request.version }
+      : {}),
     ...(request.to_revision === undefined ? {} : { to_revision: request.to_revision }),
   };
   const expected =
     request.expected_current === undefined ? {} : { expected_current: request.expected_current };
-  const plan = await resolvePlanStep(
-    { tenant_id: tenantId, operation: request.operation, target, has_config: hasConfig, ...expected },
-    installation,
+  const mayFetch = options.mayFetch === true;
+  const preview = await previewPlan(
+    {
+      tenant_id: tenantId,
+      operation: request.operation,
+      target,
+      has_config: hasConfig,
+      ...expected,
+      ...(request.force === true ? { force: true } : {}),
+    },
+    installed,
+    mayFetch,
+    now,
   );
   if (request.operation === 'uninstall' && request.force !== true)
     await assertNoDependents(tenantId, pluginId);
@@ -124,9 +168,10 @@ export async function startDeployment(
       actor,
       target,
       status: 'pending',
-      plan: { steps: [plan], order: [pluginId] },
+      ...(preview === undefined ? {} : { plan: preview }),
       allow_downgrade: request.allow_downgrade ?? false,
       ...(request.force === true ? { force: true } : {}),
+      may_fetch: mayFetch,
       has_config: hasConfig,
       approval_timeout_seconds: approvalTimeout,
       created_at: now.toISOString(),
@@ -144,25 +189,55 @@ export async function startDeployment(
   } catch (error) {
     // The workflow never started: nothing will release the reservation but us.
     const problem = toProblem(error);
-    const failed = await updateDeployment(
+    const failedAt = new Date();
+    // A stored deployment that ends failed is announced like any other (no silent failures).
+    await updateDeployment(
       tenantId,
       deploymentId,
       { status: 'failed', error: problem },
-      new Date(),
+      failedAt,
       ['pending'],
+      [
+        domainEvent(
+          'Deployment Failed',
+          deploymentId,
+          {
+            tenant_id: tenantId,
+            deployment_id: deploymentId,
+            operation: request.operation,
+            plugin_id: pluginId,
+            status: 'failed',
+            error: problem.detail,
+          },
+          failedAt,
+        ),
+      ],
     ).catch(() => false);
-    // A stored deployment that ends failed is announced like any other (no silent failures).
-    if (failed) {
-      await publishEvent('Deployment Failed', {
-        tenant_id: tenantId,
-        deployment_id: deploymentId,
-        operation: request.operation,
-        plugin_id: pluginId,
-        status: 'failed',
-        error: problem.detail,
-      }).catch(() => undefined);
-    }
     await releaseLease(tenantId, pluginId, deploymentId).catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * The plan as the planner makes it now, without fetching. When dependencies are missing and the
+ * requester may fetch, Resolve will bring them: the request is accepted without a preview.
+ */
+async function previewPlan(
+  request: PlanRequest,
+  installed: readonly StoredInstallation[],
+  mayFetch: boolean,
+  now: Date,
+): Promise<DeploymentPlan | undefined> {
+  try {
+    const { steps, order } = await planDeployment(request, {
+      fetchMissing: false,
+      installations: installed,
+      now,
+    });
+    return { steps, order };
+  } catch (error) {
+    if (mayFetch && error instanceof ProblemError && error.slug === 'dependency-unsatisfiable')
+      return undefined;
     throw error;
   }
 }
@@ -264,6 +339,8 @@ export async function deployDroppedPackage(
         unique_identifier: uniqueIdentifier,
       },
       now,
+      // The system deploys what the drop folder published; it may bring missing dependencies.
+      { mayFetch: true },
     );
     return { deployment_id: deployment.deployment_id };
   } catch (error) {

@@ -1,7 +1,8 @@
 /**
  * Deploying into a Dify plugin daemon (`PLUGINOPS_RUNTIME=dify-daemon`; DESIGN §11): the
- * per-plugin runtime behind the deploy workflow's Apply / Probe / Rollback, drift at Snapshot,
- * and adoption (`POST /v1/tenants/{t}/runtime:sync`).
+ * {@link DeployRuntime} behind the deploy workflow's Apply / Probe / Rollback and its drift check
+ * at Snapshot (wired in deploy-ports.ts), the drift records and adoption ({@link DriftStore}),
+ * and adoption on request (`POST /v1/tenants/{t}/runtime:sync`).
  *
  * The built-in host reads one desired-state document per tenant; a daemon is told plugin by
  * plugin. So Apply keeps writing pluginops' record first (one transaction per plugin, the truth),
@@ -19,22 +20,16 @@ import {
   takeLease,
 } from '#adapters/dynamo/installations.ts';
 import { findPackage } from '#adapters/dynamo/packages.ts';
-import {
-  markCatalogPresence,
-  recordDeploymentDrift,
-  recordInstallationDrift,
-} from '#adapters/dynamo/runtime-drift.ts';
+import { markCatalogPresence, recordInstallationDrift } from '#adapters/dynamo/runtime-drift.ts';
 import { findTenant } from '#adapters/dynamo/tenants.ts';
-import { publishEvent } from '#adapters/events.ts';
-import { type ProbeResult, runtimeHost } from '#adapters/runtime-host.ts';
 import { getObjectBytes } from '#adapters/s3/blob-store.ts';
-import type { Deployment } from '#core/deploy/model.ts';
+import { getConfig, type RuntimeConfig } from '#config/runtime-config.ts';
 import { LEASE_SECONDS, leaseExpiry } from '#core/deploy/plan.ts';
+import type { DeployRuntime, DriftStore } from '#core/deploy/ports.ts';
 import { NotFoundError, ProblemError } from '#core/errors.ts';
-import { type Drift, describeDrift, detectDrift } from '#core/runtime-drift.ts';
+import { domainEvent } from '#core/events.ts';
+import type { Drift } from '#core/runtime-drift.ts';
 import { parseUniqueIdentifier } from '#core/unique-identifier.ts';
-import { getConfig, type RuntimeConfig } from '#shared/config.ts';
-import { tenantPolicy } from './deploy-verify.ts';
 
 export function usesDifyDaemon(): boolean {
   return getConfig().runtime === 'dify-daemon';
@@ -114,88 +109,38 @@ export async function convergeDifyDaemon(tenantId: string, pluginIds?: readonly 
   }
 }
 
-/** The runtime's probe: the daemon's list, or the built-in host's probe contract. */
-export async function probeRuntime(
-  tenantId: string,
-  pluginId: string,
-  uniqueIdentifier: string | null,
-): Promise<ProbeResult> {
-  if (!usesDifyDaemon()) return runtimeHost().probe(tenantId, pluginId, uniqueIdentifier);
-  return difyRuntime().probe(await requireDifyTenant(tenantId), pluginId, uniqueIdentifier);
+/**
+ * The deploy workflow's runtime over the daemon: `sync` converges exactly the plugins the caller
+ * changed (the record is the truth; the installed list is the built-in host's business), `probe`
+ * asks the daemon's list, `assertTarget` needs the tenant's `dify_tenant_id`, and `list` lets
+ * Snapshot find drift.
+ */
+export function difyDaemonRuntime(): DeployRuntime {
+  return {
+    async sync(tenantId, _installed, _now, pluginIds) {
+      await convergeDifyDaemon(tenantId, pluginIds);
+      return 'written';
+    },
+    probe: async (tenantId, pluginId, uniqueIdentifier) =>
+      difyRuntime().probe(await requireDifyTenant(tenantId), pluginId, uniqueIdentifier),
+    assertTarget: async (tenantId) => {
+      await requireDifyTenant(tenantId);
+    },
+    list: async (tenantId) =>
+      (await difyRuntime().list(await requireDifyTenant(tenantId))).map((item) => ({
+        plugin_id: item.plugin_id,
+        unique_identifier: item.plugin_unique_identifier,
+      })),
+  };
 }
 
-/**
- * Snapshot's drift check for the plugins a deployment touches. Found drift is recorded on the
- * deployment and the installations and emitted as `Runtime Drift Detected`; then the tenant
- * policy decides: `fail` throws `runtime-drift` (before Apply, so nothing changed), `adopt`
- * records what Dify runs as `adopted` revisions and returns true: the caller plans again.
- */
-export async function checkRuntimeDrift(
-  deployment: Deployment,
-  pluginIds: readonly string[],
-  now: Date,
-): Promise<boolean> {
-  if (!usesDifyDaemon()) return false;
-  const tenantId = deployment.tenant_id;
-  const difyTenant = await requireDifyTenant(tenantId);
-  const observed = (await difyRuntime().list(difyTenant)).map((item) => ({
-    plugin_id: item.plugin_id,
-    unique_identifier: item.plugin_unique_identifier,
-  }));
-  const recorded = [];
-  for (const pluginId of pluginIds) {
-    const installation = await findInstallation(tenantId, pluginId);
-    recorded.push({
-      plugin_id: pluginId,
-      unique_identifier: installation?.status === 'installed' ? installation.unique_identifier : null,
-    });
-  }
-  const drifts = detectDrift(recorded, observed, pluginIds);
-  const drifted = new Set(drifts.map((drift) => drift.plugin_id));
-  for (const pluginId of pluginIds) {
-    if (!drifted.has(pluginId)) await recordInstallationDrift(tenantId, pluginId, null);
-  }
-  if (drifts.length === 0) return false;
-  const policy = await tenantPolicy(tenantId);
-  await recordDeploymentDrift(tenantId, deployment.deployment_id, drifts);
-  for (const drift of drifts) {
-    await recordInstallationDrift(tenantId, drift.plugin_id, {
-      ...drift,
-      detected_at: now.toISOString(),
-      deployment_id: deployment.deployment_id,
-    });
-  }
-  await publishEvent(
-    'Runtime Drift Detected',
-    {
-      tenant_id: tenantId,
-      deployment_id: deployment.deployment_id,
-      dify_tenant_id: difyTenant,
-      drift: drifts,
-      on_drift: policy.on_drift,
-    },
-    now,
-  );
-  const sentences = drifts.map(describeDrift).join(' ');
-  if (policy.on_drift === 'fail') {
-    throw new ProblemError(
-      'runtime-drift',
-      `The Dify plugin daemon does not run what pluginops recorded: ${sentences} ` +
-        `Nothing was changed. Adopt what Dify runs with POST /v1/tenants/${tenantId}/runtime:sync, or set the policy's on_drift to adopt.`,
-      { extensions: { drift: drifts } },
-    );
-  }
-  for (const drift of drifts) {
-    await adoptPlugin(
-      tenantId,
-      drift.plugin_id,
-      drift.observed,
-      deployment.deployment_id,
-      'pluginops (drift adopted at Snapshot)',
-      now,
-    );
-  }
-  return true;
+/** Drift records on installations, and adoption of what the daemon runs (DynamoDB). */
+export function difyDriftStore(): DriftStore {
+  return {
+    recordInstallation: recordInstallationDrift,
+    adopt: (tenantId, pluginId, uniqueIdentifier, holder, actor, now) =>
+      adoptPlugin(tenantId, pluginId, uniqueIdentifier, holder, actor, now),
+  };
 }
 
 export interface AdoptedPlugin {
@@ -257,22 +202,25 @@ async function adoptPlugin(
       created_at: now.toISOString(),
     },
     now,
+    events: [
+      domainEvent(
+        'Installation Changed',
+        `${holder}/${pluginId}/${(installation?.revision ?? 0) + 1}`,
+        {
+          tenant_id: tenantId,
+          plugin_id: pluginId,
+          deployment_id: holder,
+          revision: (installation?.revision ?? 0) + 1,
+          unique_identifier: uniqueIdentifier,
+          previous_unique_identifier: current,
+          adopted: true,
+        },
+        now,
+      ),
+    ],
   });
   await markCatalogPresence(tenantId, pluginId, inCatalog);
   await recordInstallationDrift(tenantId, pluginId, null);
-  await publishEvent(
-    'Installation Changed',
-    {
-      tenant_id: tenantId,
-      plugin_id: pluginId,
-      deployment_id: holder,
-      revision,
-      unique_identifier: uniqueIdentifier,
-      previous_unique_identifier: current,
-      adopted: true,
-    },
-    now,
-  );
   return {
     plugin_id: pluginId,
     unique_identifier: uniqueIdentifier,

@@ -1,11 +1,12 @@
 /**
  * `POST /v1/tenants/{t}/plans`: a dry run of installing plugins with their dependencies. Resolves
- * against the catalog (fetching missing dependencies from their sources), compares with what the
- * tenant has, and runs the Verify rules on every package the plan would change. Nothing is
- * installed and no lease is taken.
+ * against the catalog, compares with what the tenant has, and runs the Verify rules on every
+ * package the plan would change. Nothing is installed, no lease is taken, and nothing is written:
+ * missing dependencies are explained, and fetched from their sources into the catalog only with
+ * `fetch_missing: true` from a caller holding `packages:write`.
  */
 import { listInstalledPlugins } from '#adapters/dynamo/installations.ts';
-import type { PackageRecord } from '#core/catalog.ts';
+import type { PackageRecord, Publisher } from '#core/catalog.ts';
 import type { CheckName, CheckResult } from '#core/deploy/verify.ts';
 import { PROBLEM_TYPE_PREFIX, ValidationError } from '#core/errors.ts';
 import { describePlan, type PlanStep, type Requirement, resolveDependencies } from '#core/resolver/index.ts';
@@ -17,6 +18,8 @@ import { currentKeyring, packageChecks, resultingPackages, tenantPolicy } from '
 export interface PlanRequest {
   install: string[];
   allow_prerelease?: boolean | undefined;
+  /** Fetch and publish missing dependencies from their sources (needs `packages:write`). */
+  fetch_missing?: boolean | undefined;
 }
 
 export interface CheckVerdict {
@@ -26,7 +29,10 @@ export interface CheckVerdict {
   type?: string;
 }
 
-export type PackageChecks = { unique_identifier: string; ok: boolean } & Record<CheckName, CheckVerdict>;
+export type PackageChecks = { unique_identifier: string; ok: boolean; publisher: Publisher | null } & Record<
+  CheckName,
+  CheckVerdict
+>;
 
 export interface InstallPlan {
   steps: PlanStep[];
@@ -77,7 +83,11 @@ export async function planInstall(
     (item) => item.status === 'installed' && item.version !== null,
   );
   const installed = new Map(installations.map((item) => [item.plugin_id, item.version as string]));
-  const port = new CatalogCandidatePort({ fetcher: catalogFetcher(caller, now) });
+  // A plan is a dry run: it writes nothing unless asked to fetch (and the handler checked the scope).
+  const port = new CatalogCandidatePort({
+    tenantId,
+    ...(request.fetch_missing === true ? { fetcher: catalogFetcher(caller, now) } : {}),
+  });
   port.addRoots(roots);
   const allowPrerelease = request.allow_prerelease ?? false;
   const resolution = await resolveDependencies(port, { roots, installed, allowPrerelease });
@@ -102,7 +112,7 @@ export async function planInstall(
       resulting,
       allowPrerelease,
     });
-    checks.push(verdicts(step.unique_identifier, results));
+    checks.push(verdicts(step.unique_identifier, results, record.publisher ?? null));
   }
   return {
     steps,
@@ -112,10 +122,15 @@ export async function planInstall(
   };
 }
 
-function verdicts(uniqueIdentifier: string, results: readonly CheckResult[]): PackageChecks {
+function verdicts(
+  uniqueIdentifier: string,
+  results: readonly CheckResult[],
+  publisher: Publisher | null,
+): PackageChecks {
   const entry: Record<string, unknown> = {
     unique_identifier: uniqueIdentifier,
     ok: results.every((result) => result.ok),
+    publisher,
   };
   for (const result of results) {
     entry[result.check] = {

@@ -6,8 +6,13 @@
  */
 
 import { writeFile } from 'node:fs/promises';
-import type { Caller } from '#adapters/dynamo/api-keys.ts';
-import { findPackage, findPackageBySha256, putPackage } from '#adapters/dynamo/packages.ts';
+import { findAuthorSigners, isAuthorGrantedTo } from '#adapters/dynamo/authors.ts';
+import {
+  addTenantPublisher,
+  findPackage,
+  findPackageBySha256,
+  putPackage,
+} from '#adapters/dynamo/packages.ts';
 import { loadAllSigners } from '#adapters/dynamo/signers.ts';
 import { getStoredPolicy } from '#adapters/dynamo/tenants.ts';
 import { publishEvent } from '#adapters/events.ts';
@@ -15,6 +20,7 @@ import { openFileByteSource } from '#adapters/file-byte-source.ts';
 import { putFileOnce } from '#adapters/s3/blob-store.ts';
 import { withTempFile } from '#adapters/temp-file.ts';
 import { ASSETS_PREFIX, BUNDLE_EXTENSION, readBundle } from '#core/bundle.ts';
+import type { Caller } from '#core/caller.ts';
 import {
   type PackageRecord,
   type PackageSignature,
@@ -26,6 +32,14 @@ import { byteSourceFromBuffer } from '#core/package/byte-source.ts';
 import { type InspectedPackage, inspectPackage } from '#core/package/inspect.ts';
 import type { Keyring } from '#core/package/signature.ts';
 import { assertPublishAllowed, effectivePolicy } from '#core/policy.ts';
+import {
+  assertMayPublish,
+  isVisibleTo,
+  type PublishingCaller,
+  publisherOf,
+  supersedes,
+} from '#core/trust.ts';
+import { getConfig } from '#shared/config.ts';
 import { stagePolicyDefaults } from './stage.ts';
 
 export interface PublishResult {
@@ -36,7 +50,7 @@ export interface PublishResult {
 export async function publishPackageFile(
   filePath: string,
   source: SourceRef,
-  caller: Pick<Caller, 'tenantId'>,
+  caller: PublishingCaller,
   now: Date,
   options: { expectUniqueIdentifier?: string } = {},
 ): Promise<PublishResult> {
@@ -72,8 +86,24 @@ async function stageKeyring(): Promise<Keyring> {
 async function assertAllowed(
   inspected: InspectedPackage,
   source: SourceRef,
-  caller: Pick<Caller, 'tenantId'>,
+  caller: PublishingCaller,
 ): Promise<void> {
+  const author = inspected.manifest.author;
+  const [boundSigners, grantedToCaller] = await Promise.all([
+    findAuthorSigners(author),
+    caller.tenantId === null ? Promise.resolve(false) : isAuthorGrantedTo(author, caller.tenantId),
+  ]);
+  assertMayPublish(
+    {
+      author,
+      caller,
+      signature: {
+        status: inspected.signature.status,
+        ...(inspected.signature.keyId === undefined ? {} : { key_id: inspected.signature.keyId }),
+      },
+    },
+    { reserved: getConfig().reservedAuthors.includes(author), boundSigners, grantedToCaller },
+  );
   if (caller.tenantId === null) return;
   const policy = effectivePolicy(stagePolicyDefaults(), await getStoredPolicy(caller.tenantId));
   assertPublishAllowed(policy, {
@@ -87,11 +117,17 @@ async function catalogInspected(
   inspected: InspectedPackage,
   filePath: string,
   source: SourceRef,
-  caller: Pick<Caller, 'tenantId'>,
+  caller: PublishingCaller,
   now: Date,
 ): Promise<PublishResult> {
   const existing = await findPackageBySha256(inspected.sha256);
-  if (existing !== undefined) return { created: false, package: existing };
+  if (existing !== undefined) {
+    const shared =
+      caller.tenantId !== null && !isVisibleTo(existing, caller.tenantId)
+        ? await addTenantPublisher(existing, caller.tenantId)
+        : existing;
+    return { created: false, package: shared };
+  }
 
   const storageKey = packageStorageKey(inspected.sha256);
   await putFileOnce(storageKey, filePath, inspected.sha256);
@@ -116,6 +152,7 @@ async function catalogInspected(
     dependencies: Array.isArray(manifest.dependencies) ? (manifest.dependencies as unknown[]) : [],
     storage_key: storageKey,
     published_at: now.toISOString(),
+    publisher: publisherOf(caller, source, now),
   };
   const result = await putPackage(record);
   if (result.created) {
@@ -156,7 +193,7 @@ export type PublishOutcome =
 export async function publishFile(
   filePath: string,
   source: SourceRef,
-  caller: Pick<Caller, 'tenantId'>,
+  caller: PublishingCaller,
   now: Date,
   options: { expectUniqueIdentifier?: string; filename?: string | undefined } = {},
 ): Promise<PublishOutcome> {
@@ -187,7 +224,7 @@ export async function publishFile(
 export async function publishBundleFile(
   filePath: string,
   source: SourceRef,
-  caller: Pick<Caller, 'tenantId'>,
+  caller: PublishingCaller,
   now: Date,
 ): Promise<Extract<PublishOutcome, { kind: 'bundle' }>> {
   const keyring = await stageKeyring();
@@ -213,7 +250,8 @@ export async function publishBundleFile(
   }
   for (const { path, inspected } of inspectedAll) {
     const existing = await findPackage(inspected.uniqueIdentifier);
-    if (existing !== undefined && existing.sha256 !== inspected.sha256) {
+    const genuine = { sha256: inspected.sha256, signature: { status: inspected.signature.status } };
+    if (existing !== undefined && existing.sha256 !== inspected.sha256 && !supersedes(genuine, existing)) {
       throw new ConflictError(
         `${path}: ${inspected.uniqueIdentifier} is already published from different bytes; nothing from the bundle was published.`,
       );

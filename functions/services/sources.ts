@@ -3,16 +3,17 @@
  * Downloads are size-capped while streaming, so a lying source cannot fill the disk.
  */
 import { writeFile } from 'node:fs/promises';
-import type { Caller } from '#adapters/dynamo/api-keys.ts';
 import { findUploadSession } from '#adapters/dynamo/uploads.ts';
 import { createGithubClient } from '#adapters/github-client.ts';
 import { createMarketplaceClient } from '#adapters/marketplace-client.ts';
 import { downloadObjectToFile } from '#adapters/s3/blob-store.ts';
 import { withTempFile } from '#adapters/temp-file.ts';
+import { getConfig } from '#config/runtime-config.ts';
+import type { Caller } from '#core/caller.ts';
 import { InvalidPackageError, NotFoundError, PackageTooLargeError } from '#core/errors.ts';
 import { DEFAULT_PACKAGE_LIMITS } from '#core/package/limits.ts';
-import { getConfig } from '#shared/config.ts';
 import { type PublishOutcome, type PublishResult, publishFile, publishPackageFile } from './publish.ts';
+import { publishUploadOnce } from './upload-claim.ts';
 
 export const MAX_PACKAGE_BYTES = DEFAULT_PACKAGE_LIMITS.maxPackageBytes;
 
@@ -35,17 +36,19 @@ export async function publishFromSource(
         if (session === undefined || session.tenant_id !== caller.tenantId) {
           throw new NotFoundError(`Upload "${request.upload_id}" does not exist.`);
         }
-        const size = await downloadObjectToFile(session.object_key, file, MAX_PACKAGE_BYTES);
-        if (size !== session.size) {
-          throw new InvalidPackageError(`The upload has ${size} bytes; ${session.size} were announced.`);
-        }
-        return publishFile(
-          file,
-          { type: 'package', upload_id: session.upload_id, filename: session.filename },
-          caller,
-          now,
-          { filename: session.filename },
-        );
+        return publishUploadOnce(session.upload_id, now, async () => {
+          const size = await downloadObjectToFile(session.object_key, file, MAX_PACKAGE_BYTES);
+          if (size !== session.size) {
+            throw new InvalidPackageError(`The upload has ${size} bytes; ${session.size} were announced.`);
+          }
+          return publishFile(
+            file,
+            { type: 'package', upload_id: session.upload_id, filename: session.filename },
+            caller,
+            now,
+            { filename: session.filename },
+          );
+        });
       }
       case 'github':
         await downloadGithubAsset(request, file);

@@ -7,15 +7,8 @@ import {
 } from '#adapters/dynamo/auto-upgrade.ts';
 import { findDeployment, listDeployments } from '#adapters/dynamo/deployments.ts';
 import { listInstalledPlugins } from '#adapters/dynamo/installations.ts';
+import { findDeprecation } from '#adapters/dynamo/marketplace.ts';
 import { listPluginVersions } from '#adapters/dynamo/packages.ts';
-import { getStoredPolicy } from '#adapters/dynamo/tenants.ts';
-import { publishEvent } from '#adapters/events.ts';
-import type { CatalogVersion } from '#core/auto-upgrade/plan.ts';
-import type { Deployment, DeploymentStatus } from '#core/deploy/model.ts';
-import { effectivePolicy } from '#core/policy.ts';
-import { startDeployment } from './deploy.ts';
-import { stagePolicyDefaults } from './stage.ts';
-import { SWEEP_ACTOR, type SweepPorts } from './sweep.ts';
 import {
   claimUpgradeAlert,
   closeWave,
@@ -23,17 +16,29 @@ import {
   findRollouts,
   putSweepRun,
   recordWaveDeployment,
-} from './sweep-store.ts';
+} from '#adapters/dynamo/sweep-store.ts';
+import { getStoredPolicy } from '#adapters/dynamo/tenants.ts';
+import { publishEvent } from '#adapters/events.ts';
+import type { CatalogVersion } from '#core/auto-upgrade/plan.ts';
+import type { Deployment, DeploymentStatus } from '#core/deploy/model.ts';
+import { visibleTo } from '#core/trust.ts';
+import { startDeployment } from './deploy.ts';
+import { tenantCanaryPolicy } from './stage.ts';
+import { SWEEP_ACTOR, type SweepPorts } from './sweep.ts';
 
 const PAGE = 100;
 
-async function listCatalog(pluginId: string): Promise<CatalogVersion[]> {
+async function listCatalog(pluginId: string, tenantId: string): Promise<CatalogVersion[]> {
   const versions: CatalogVersion[] = [];
   let cursor: string | undefined;
   do {
     const page = await listPluginVersions(pluginId, PAGE, cursor);
-    for (const record of page.items) {
-      versions.push({ version: record.version, unique_identifier: record.unique_identifier });
+    for (const record of visibleTo(page.items, tenantId)) {
+      versions.push({
+        version: record.version,
+        unique_identifier: record.unique_identifier,
+        published_at: record.published_at,
+      });
     }
     cursor = page.next_cursor ?? undefined;
   } while (cursor !== undefined);
@@ -71,6 +76,7 @@ export function sweepPorts(): SweepPorts {
       );
     },
     listCatalog,
+    findDeprecation,
     async listFailedAutoUpgrades(tenantId) {
       const [failed, rolledBack] = await Promise.all([
         listByStatus(tenantId, 'failed'),
@@ -79,13 +85,14 @@ export function sweepPorts(): SweepPorts {
       return [...failed, ...rolledBack];
     },
     async canaryPolicy(tenantId) {
-      return effectivePolicy(stagePolicyDefaults(), await getStoredPolicy(tenantId)).canary;
+      return tenantCanaryPolicy(await getStoredPolicy(tenantId));
     },
     async lastRun(tenantId) {
       return (await listUpgradeRuns(tenantId, 1, undefined)).items[0];
     },
     async startDeployment(tenantId, request, now) {
-      return startDeployment(tenantId, SWEEP_ACTOR, request, now);
+      // Auto-upgrade is the system's own doing: it may bring missing dependencies.
+      return startDeployment(tenantId, SWEEP_ACTOR, request, now, { mayFetch: true });
     },
     async deploymentStatus(tenantId, deploymentId) {
       const deployment = await findDeployment(tenantId, deploymentId);
@@ -102,7 +109,9 @@ export function sweepPorts(): SweepPorts {
     recordWaveDeployment,
     closeWave,
     claimUpgradeAlert,
-    publishAlert: (alert, now) => publishEvent('Auto-upgrade Alert', { ...alert }, now),
+    publishAlert: async (alert, now) => {
+      await publishEvent('Auto-upgrade Alert', { ...alert }, now);
+    },
     putSweepRun,
   };
 }

@@ -5,8 +5,8 @@
  * changes nothing twice; an operator's re-run of a window that already ran gets a suffix.
  */
 import { describeExecution, type ExecutionState, workflowEngine } from '#adapters/workflow.ts';
+import type { SweepSummary } from '#core/auto-upgrade/records.ts';
 import { sweepWindow } from '#core/auto-upgrade/schedule.ts';
-import type { SweepSummary } from './sweep-store.ts';
 
 /** `2026-01-01T10:00:00.000Z` → `sweep-20260101T1000Z` (Step Functions names allow `[A-Za-z0-9_-]`). */
 export function sweepExecutionName(windowStart: Date): string {

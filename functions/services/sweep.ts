@@ -1,5 +1,6 @@
 /**
- * The auto-upgrade sweep (DESIGN §8, `statemachines/sweep.asl.json`), one function per state:
+ * The auto-upgrade sweep (`statemachines/sweep.asl.json`, docs/design.md#auto-upgrade-sweep), one
+ * function per state:
  *
  * 1. {@link findDueTenants} — the window elapsed at `at`, the tenants indexed under its slot
  *    (GSI2 query pages, never a scan), kept when `isSweepDue`.
@@ -15,7 +16,6 @@
  * Every function takes its I/O as {@link SweepPorts}, so the rules are unit-tested with fakes and
  * the tasks wire the DynamoDB adapters ({@link sweepPorts}).
  */
-import type { SlotEntry } from '#adapters/dynamo/auto-upgrade.ts';
 import { canaryWave, shouldHalt } from '#core/auto-upgrade/canary.ts';
 import {
   type CatalogVersion,
@@ -25,13 +25,14 @@ import {
   planAutoUpgrades,
   type SkippedPlugin,
 } from '#core/auto-upgrade/plan.ts';
+import type { Rollout, SlotEntry, SweepSummary } from '#core/auto-upgrade/records.ts';
 import type { UpgradeRunSummary } from '#core/auto-upgrade/run-summary.ts';
 import { isSweepDue, sweepWindow } from '#core/auto-upgrade/schedule.ts';
 import type { AutoUpgradeSettings } from '#core/auto-upgrade/settings.ts';
 import type { Deployment, DeploymentStatus } from '#core/deploy/model.ts';
 import { ConflictError, type Problem, toProblem, ValidationError } from '#core/errors.ts';
+import type { PluginDeprecation } from '#core/marketplace/declaration.ts';
 import { isTransient, TransientError } from './deploy-task.ts';
-import type { Rollout, SweepSummary } from './sweep-store.ts';
 
 /** The actor of every deployment the sweep starts. */
 export const SWEEP_ACTOR = 'scheduler';
@@ -125,7 +126,12 @@ export interface SweepPorts {
     cursor: string | undefined,
   ): Promise<{ items: SlotEntry[]; next_cursor: string | null }>;
   listInstalled(tenantId: string): Promise<Array<InstalledPlugin & { status: string; hold?: InstalledHold }>>;
-  listCatalog(pluginId: string): Promise<CatalogVersion[]>;
+  /** The versions of a plugin this tenant trusts (docs/security.md), any order. */
+  listCatalog(pluginId: string, tenantId: string): Promise<CatalogVersion[]>;
+  /** The operator's deprecation of a plugin, if any (the sweep never upgrades a deprecated plugin). */
+  findDeprecation(
+    pluginId: string,
+  ): Promise<Pick<PluginDeprecation, 'reason' | 'alternative_plugin_id'> | undefined>;
   /** The tenant's auto-upgrade deployments that ended `failed` or `rolled_back`. */
   listFailedAutoUpgrades(tenantId: string): Promise<Deployment[]>;
   canaryPolicy(tenantId: string): Promise<CanaryPolicy | null>;
@@ -250,9 +256,10 @@ export function countFailures(failed: readonly Deployment[]): {
 
 /**
  * The hold the planner must respect. A rollback holds the build that failed; when that build
- * failed as an auto-upgrade and still has retries left, the retry budget decides instead (DESIGN
- * §8: retried on later sweeps up to N times). Holds from other deployments (a manual upgrade that
- * rolled back) always stand, and so does every hold once the budget is spent.
+ * failed as an auto-upgrade and still has retries left, the retry budget decides instead
+ * (retried on later sweeps up to N times, docs/design.md#auto-upgrade-sweep). Holds from other
+ * deployments (a manual upgrade that rolled back) always stand, and so does every hold once the
+ * budget is spent.
  */
 export function effectiveHold(
   hold: InstalledHold | undefined,
@@ -281,9 +288,15 @@ export async function planTenant(
   const failures = countFailures(failedDeployments);
   const catalog = new Map<string, CatalogVersion[]>();
   const pluginIds = [...new Set(installed.map((entry) => entry.plugin_id))];
-  const versions = await Promise.all(pluginIds.map((pluginId) => ports.listCatalog(pluginId)));
+  const [versions, deprecated] = await Promise.all([
+    Promise.all(pluginIds.map((pluginId) => ports.listCatalog(pluginId, tenantId))),
+    Promise.all(pluginIds.map((pluginId) => ports.findDeprecation(pluginId))),
+  ]);
+  const deprecations = new Map<string, Pick<PluginDeprecation, 'reason' | 'alternative_plugin_id'>>();
   pluginIds.forEach((pluginId, index) => {
     catalog.set(pluginId, versions[index] ?? []);
+    const deprecation = deprecated[index];
+    if (deprecation !== undefined) deprecations.set(pluginId, deprecation);
   });
 
   const plan = planAutoUpgrades({
@@ -295,6 +308,7 @@ export async function planTenant(
       hold: effectiveHold(entry.hold ?? undefined, failures),
     })),
     catalog,
+    deprecations,
     failures: failures.counts,
   });
 

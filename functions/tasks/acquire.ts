@@ -1,5 +1,4 @@
-/** Deploy workflow task `Acquire`: takes the plugin's lease (settling an expired holder's half-done work) and re-plans under it. */
-import { deployTask } from '#services/deploy-task.ts';
-import { acquireStep } from '#services/deploy-workflow.ts';
+/** Deploy workflow task `Acquire`: takes the plan's leases (settling an expired holder's half-done work) and confirms the frozen plan still holds. */
+import { deployStepHandler } from '#services/deploy-ports.ts';
 
-export const handler = deployTask('Acquire', acquireStep);
+export const handler = deployStepHandler('Acquire', (steps) => steps.acquire);

@@ -1,5 +1,4 @@
 /** Deploy workflow task `Alert`: emits the failure alert (Deployment Failed) after a failure past Apply. */
-import { deployTask } from '#services/deploy-task.ts';
-import { alertStep } from '#services/deploy-workflow.ts';
+import { deployStepHandler } from '#services/deploy-ports.ts';
 
-export const handler = deployTask('Alert', alertStep);
+export const handler = deployStepHandler('Alert', (steps) => steps.alert);

@@ -1,5 +1,4 @@
 /** Deploy workflow task `Apply`: one transaction per plugin (installation + new revision), then the runtime desired state. */
-import { deployTask } from '#services/deploy-task.ts';
-import { applyStep } from '#services/deploy-workflow.ts';
+import { deployStepHandler } from '#services/deploy-ports.ts';
 
-export const handler = deployTask('Apply', applyStep);
+export const handler = deployStepHandler('Apply', (steps) => steps.apply);

@@ -3,13 +3,11 @@
  * the deployment, marks it awaiting approval and emits `Approval Requested`. The step ends when the
  * approve/reject API answers the token, or the state times out.
  */
-import { type DeployState, deployTask } from '#services/deploy-task.ts';
-import { awaitApprovalStep } from '#services/deploy-workflow.ts';
 
-export const handler = deployTask<DeployState & { task_token: string }, void>(
+import { deployStepHandler } from '#services/deploy-ports.ts';
+import type { DeployState } from '#services/deploy-task.ts';
+
+export const handler = deployStepHandler<DeployState & { task_token: string }, void>(
   'AwaitApproval',
-  awaitApprovalStep,
-  {
-    endsStep: false,
-  },
+  (steps) => steps.awaitApproval,
 );

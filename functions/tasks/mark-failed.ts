@@ -1,5 +1,4 @@
 /** Deploy workflow task `MarkFailed`: a failure or rejection before Apply: records it and releases the lease; the tenant is unchanged. */
-import { deployTask } from '#services/deploy-task.ts';
-import { markFailedStep } from '#services/deploy-workflow.ts';
+import { deployStepHandler } from '#services/deploy-ports.ts';
 
-export const handler = deployTask('MarkFailed', markFailedStep);
+export const handler = deployStepHandler('MarkFailed', (steps) => steps.markFailed);

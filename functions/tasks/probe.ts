@@ -1,5 +1,4 @@
 /** Deploy workflow task `Probe`: asks the plugin host whether it runs exactly the new unique identifier. */
-import { deployTask } from '#services/deploy-task.ts';
-import { probeStep } from '#services/deploy-workflow.ts';
+import { deployStepHandler } from '#services/deploy-ports.ts';
 
-export const handler = deployTask('Probe', probeStep);
+export const handler = deployStepHandler('Probe', (steps) => steps.probe);

@@ -1,5 +1,4 @@
 /** Deploy workflow task `Release`: closes the revision as succeeded, gives the lease back, marks the deployment succeeded. */
-import { deployTask } from '#services/deploy-task.ts';
-import { releaseStep } from '#services/deploy-workflow.ts';
+import { deployStepHandler } from '#services/deploy-ports.ts';
 
-export const handler = deployTask('Release', releaseStep);
+export const handler = deployStepHandler('Release', (steps) => steps.release);

@@ -1,5 +1,4 @@
-/** Deploy workflow task `Resolve`: marks the deployment running, makes the plan, reads whether approval is needed. */
-import { deployTask } from '#services/deploy-task.ts';
-import { resolveStep } from '#services/deploy-workflow.ts';
+/** Deploy workflow task `Resolve`: marks the deployment running, makes and freezes the plan, reads whether approval is needed. */
+import { deployStepHandler } from '#services/deploy-ports.ts';
 
-export const handler = deployTask('Resolve', resolveStep);
+export const handler = deployStepHandler('Resolve', (steps) => steps.resolve);

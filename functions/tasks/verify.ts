@@ -1,5 +1,4 @@
 /** Deploy workflow task `Verify`: re-reads the stored package and applies the tenant's rules (checksum, signature, scope, permissions, platform, downgrade). */
-import { deployTask } from '#services/deploy-task.ts';
-import { verifyStep } from '#services/deploy-workflow.ts';
+import { deployStepHandler } from '#services/deploy-ports.ts';
 
-export const handler = deployTask('Verify', verifyStep);
+export const handler = deployStepHandler('Verify', (steps) => steps.verify);

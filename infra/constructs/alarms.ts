@@ -30,6 +30,8 @@ export interface AlarmsProps {
   bus: events.IEventBus;
   functions: PluginopsFunction[];
   dropDeadLetterQueue: sqs.IQueue;
+  /** Events the outbox relay could not deliver after every retry. */
+  outboxDeadLetterQueue?: sqs.IQueue | undefined;
   deployStateMachine?: sfn.IStateMachine | undefined;
   sweepStateMachine?: sfn.IStateMachine | undefined;
 }
@@ -68,6 +70,17 @@ export class Alarms extends Construct {
       }),
       threshold: stage.alarms.dropDlqDepth,
     });
+    if (props.outboxDeadLetterQueue !== undefined) {
+      this.add(notify, 'OutboxDlqDepth', {
+        alarmName: `${stage.resourcePrefix}-outbox-dlq-depth`,
+        alarmDescription: 'Domain events the outbox relay could not deliver to the bus (see the outbox DLQ)',
+        metric: props.outboxDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(5),
+          statistic: 'Maximum',
+        }),
+        threshold: 1,
+      });
+    }
     if (props.deployStateMachine !== undefined) {
       this.add(notify, 'FailedDeploys', {
         alarmName: `${stage.resourcePrefix}-failed-deploys`,

@@ -90,7 +90,8 @@ export const GROUP_ACCESS: Readonly<Record<RouteGroup, GroupAccess>> = {
       { prefix: BUCKET_PREFIXES.packages, access: 'read-write' },
     ],
     checksObjects: true,
-    putEvents: true,
+    // Package Published goes through the outbox (a table item), not to the bus directly.
+    putEvents: false,
     secrets: ['github', 'marketplace'],
     ...NO_WORKFLOWS,
   },

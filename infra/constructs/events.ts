@@ -10,10 +10,13 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { dropEntry } from '../lambda/entries.ts';
+import { ENV } from '#config/names.ts';
+import { dropEntry, outboxRelayEntry } from '../lambda/entries.ts';
 import type { StageConfig } from '../stages.ts';
 import { grantExistenceChecks, grantObjects, grantTable } from './access.ts';
 import { NAG_REASONS, suppress } from './nag.ts';
@@ -34,6 +37,8 @@ export class Events extends Construct {
   readonly dropFunction: PluginopsFunction;
   readonly dropDeadLetterQueue: sqs.Queue;
   readonly dropRule: events.Rule;
+  readonly outboxRelay: PluginopsFunction;
+  readonly outboxDeadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: EventsProps) {
     super(scope, id);
@@ -56,7 +61,7 @@ export class Events extends Construct {
       stage,
       entry: dropEntry(),
       description: 'pluginops drop folder: publishes packages copied under drop/',
-      environment: { ...props.environment, PLUGINOPS_EVENT_BUS: this.bus.eventBusName },
+      environment: { ...props.environment, [ENV.eventBus]: this.bus.eventBusName },
       // Downloading, hashing and storing a 50 MB package.
       timeout: Duration.minutes(5),
       memorySize: 1024,
@@ -69,7 +74,6 @@ export class Events extends Construct {
     grantObjects(role, props.bucket, props.key, BUCKET_PREFIXES.dropResults, 'write');
     grantObjects(role, props.bucket, props.key, BUCKET_PREFIXES.packages, 'read-write');
     grantExistenceChecks(role, props.bucket);
-    this.bus.grantPutEventsTo(role);
 
     this.dropRule = new events.Rule(this, 'DropObjectCreated', {
       description: `pluginops ${stage.name}: S3 Object Created under drop/ → drop function`,
@@ -89,5 +93,47 @@ export class Events extends Construct {
         }),
       ],
     });
+
+    // The outbox: every event item written to the main table is delivered from its stream to the
+    // bus. A failed record is retried from there (reportBatchItemFailures); one that fails every
+    // attempt goes to the outbox DLQ (an alarm watches it), never silently away.
+    this.outboxDeadLetterQueue = new sqs.Queue(this, 'OutboxDeadLetters', {
+      queueName: `${stage.resourcePrefix}-outbox-dlq`,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    suppress(this.outboxDeadLetterQueue, [{ id: 'AwsSolutions-SQS3', reason: NAG_REASONS.outboxDlq }]);
+    this.outboxRelay = new PluginopsFunction(this, 'OutboxRelayFunction', {
+      stage,
+      entry: outboxRelayEntry(),
+      description: 'pluginops outbox relay: main table stream (event items) → the stage bus',
+      environment: { ...props.environment, [ENV.eventBus]: this.bus.eventBusName },
+      timeout: Duration.minutes(1),
+      memorySize: 256,
+    });
+    this.bus.grantPutEventsTo(this.outboxRelay.role);
+    props.mainTable.grantStreamRead(this.outboxRelay.role);
+    suppress(this.outboxRelay.role, [
+      { id: 'AwsSolutions-IAM5[Resource::*]', reason: NAG_REASONS.streamList },
+    ]);
+    props.key.grantDecrypt(this.outboxRelay.role);
+    this.outboxRelay.function.addEventSource(
+      new DynamoEventSource(props.mainTable, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: 100,
+        maxBatchingWindow: Duration.seconds(1),
+        bisectBatchOnError: true,
+        reportBatchItemFailures: true,
+        retryAttempts: 1000,
+        onFailure: new SqsDlq(this.outboxDeadLetterQueue),
+        filters: [
+          lambda.FilterCriteria.filter({
+            eventName: lambda.FilterRule.isEqual('INSERT'),
+            dynamodb: { NewImage: { type: { S: lambda.FilterRule.isEqual('event') } } },
+          }),
+        ],
+      }),
+    );
   }
 }

@@ -10,7 +10,7 @@ export const NAG_REASONS = {
   nodeRuntime:
     'pluginops pins Node.js 22 (package.json engines, node@22 toolchain); moving to a newer Lambda runtime is a deliberate, tested upgrade.',
   apiAuthorization:
-    'Every non-public route authenticates in the function: bearer API keys stored as SHA-256 hashes with tenant and scopes (DESIGN §9). Public routes (health, OpenAPI) are public by design.',
+    'Every non-public route authenticates in the function: bearer API keys stored as SHA-256 hashes with tenant and scopes (docs/design.md). Public routes (health, OpenAPI) are public by design.',
   tableIndexes:
     'Query on the table\'s own GSIs ("<table arn>/index/*"); the wildcard covers only this table\'s indexes.',
   bucketPrefixes:
@@ -20,8 +20,12 @@ export const NAG_REASONS = {
   accessLogBucket:
     'This bucket is the server-access-log destination of the package bucket; logging it to itself would loop.',
   cdkCustomResource:
-    'CDK-managed custom resource (bucket notifications / auto-delete objects) with its CDK-defined runtime and AWSLambdaBasicExecutionRole; not pluginops code and only runs during deployments.',
+    'CDK-managed custom resource (bucket notifications / auto-delete objects / console upload from the CDK asset bucket) with its CDK-defined runtime and AWSLambdaBasicExecutionRole; not pluginops code and only runs during deployments.',
   dropDlq: 'This queue is itself the dead-letter queue of the drop function and its EventBridge target.',
+  streamList:
+    'dynamodb:ListStreams has no resource-level permissions (AWS documents Resource "*"); reading the records is limited to the main table stream.',
+  outboxDlq:
+    'This queue is itself the on-failure destination of the outbox relay (events that failed every delivery attempt).',
   secretRotation:
     'The cursor HMAC key and the source tokens are rotated by operators (docs/deploy-aws.md); automatic rotation of the GitHub/marketplace tokens is impossible (issued by a third party), rotating the cursor key invalidates open pagination cursors, and the config sealing key must not change while configs sealed with it are stored (they would no longer open).',
   stateMachineTracing:
@@ -34,6 +38,12 @@ export const NAG_REASONS = {
     'DescribeExecution on executions of one of the stage\'s own state machines ("…:execution:pluginops-<stage>-<machine>:*"); execution names are chosen per deployment/sweep at runtime.',
   taskTokenCallbacks:
     'states:SendTaskSuccess/SendTaskFailure do not support resource-level permissions (IAM requires "*"); the caller must hold the task token, which only the approval task stores, on this stage\'s table.',
+  consoleGeo:
+    'The console serves a multi-tenant platform used from any country; access is controlled by API keys, not geography.',
+  consoleWaf:
+    'The console is static files plus the key-authenticated API; a WAF web ACL (us-east-1 scope) is an operator choice per account, attached by ARN outside this stack.',
+  consoleCertificate:
+    'Without a custom domain CloudFront uses its default *.cloudfront.net certificate, whose TLS floor CloudFront fixes; the distribution sets TLSv1.2_2021 for when a domain and certificate are added.',
 } as const;
 
 export interface Suppression {
@@ -85,6 +95,12 @@ export function acknowledgeMatchingFindings(scope: IConstruct, patterns: Finding
 
 /** The wildcard findings pluginops accepts, each with its reason (docs/deploy-aws.md lists them). */
 export const STACK_FINDING_PATTERNS: FindingPattern[] = [
+  {
+    rule: 'AwsSolutions-IAM5',
+    finding: /^(Action::s3:[A-Za-z]+\*|Resource::.*)$/,
+    path: /\/Custom::CDKBucketDeployment[^/]*\/ServiceRole\//,
+    reason: NAG_REASONS.cdkCustomResource,
+  },
   {
     rule: 'AwsSolutions-IAM5',
     finding: /^Resource::<[^>]+\.Arn>\/index\/\*$/,

@@ -7,11 +7,12 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ENV } from '#config/names.ts';
 import { BUNDLE_OPTIONS, PROJECT_ROOT } from '../lambda/bundling.ts';
 import type { LambdaEntry } from '../lambda/entries.ts';
 import { SECRET_ARNS_VARIABLE } from '../runtime/load-secrets.ts';
@@ -107,8 +108,8 @@ export class PluginopsFunction extends Construct {
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: 'pluginops',
         POWERTOOLS_LOG_LEVEL: stage.logLevel,
-        PLUGINOPS_LOG_LEVEL: stage.logLevel,
-        PLUGINOPS_STAGE: stage.name,
+        [ENV.logLevel]: stage.logLevel,
+        [ENV.stage]: stage.name,
         ...(hasSecrets ? { [SECRET_ARNS_VARIABLE]: Stack.of(this).toJsonString(secretArns) } : {}),
       },
       bundling: {
@@ -120,6 +121,8 @@ export class PluginopsFunction extends Construct {
         banner: BUNDLE_OPTIONS.banner,
         mainFields: [...BUNDLE_OPTIONS.mainFields],
         forceDockerBundling: false,
+        // esbuild's per-bundle size table made `cdk synth -q` print 22 blocks; errors still show.
+        logLevel: LogLevel.ERROR,
       },
     });
     for (const secret of Object.values(secrets)) secret.grantRead(this.role);

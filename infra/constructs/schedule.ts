@@ -1,6 +1,7 @@
 /**
  * The auto-upgrade sweep trigger: an EventBridge rule, rate(15 minutes), that starts the sweep
- * state machine (DESIGN §8). The stack adds it only when `statemachines/sweep.asl.json` exists.
+ * state machine (docs/design.md#auto-upgrade-sweep). The stack adds it only when
+ * `statemachines/sweep.asl.json` exists.
  */
 import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';

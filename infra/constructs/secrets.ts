@@ -7,6 +7,7 @@ import { SecretValue } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { ENV } from '#config/names.ts';
 import { UNSET_SECRET_VALUE } from '../runtime/load-secrets.ts';
 import type { StageConfig } from '../stages.ts';
 import { NAG_REASONS, suppress } from './nag.ts';
@@ -17,11 +18,11 @@ export type SecretName = 'cursor' | 'github' | 'marketplace' | 'config' | 'difyD
 
 /** The environment variable each secret is delivered as (through `PLUGINOPS_SECRET_ARNS`). */
 export const SECRET_VARIABLES: Readonly<Record<SecretName, string>> = {
-  cursor: 'PLUGINOPS_CURSOR_SECRET',
-  github: 'PLUGINOPS_GITHUB_TOKEN',
-  marketplace: 'PLUGINOPS_MARKETPLACE_TOKEN',
-  config: 'PLUGINOPS_CONFIG_KEY',
-  difyDaemon: 'PLUGINOPS_DIFY_DAEMON_KEY',
+  cursor: ENV.cursorSecret,
+  github: ENV.githubToken,
+  marketplace: ENV.marketplaceToken,
+  config: ENV.configKey,
+  difyDaemon: ENV.difyDaemonKey,
 };
 
 /**

@@ -29,7 +29,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
-import type { StateMachineName } from '#adapters/workflow.ts';
+import { ENV, type StateMachineName, stateMachineArnVariable } from '#config/names.ts';
 import { PROJECT_ROOT } from '../lambda/bundling.ts';
 import { taskEntry } from '../lambda/entries.ts';
 import type { StageConfig } from '../stages.ts';
@@ -141,10 +141,8 @@ export function findAslFiles(dir: string): AslFile[] {
 
 // ── State machine access for functions ──────────────────────────────────────────────────────────
 
-/** `deploy` → `PLUGINOPS_DEPLOY_STATE_MACHINE_ARN`; the rule of `functions/adapters/workflow.ts`. */
-export function stateMachineArnVariable(machine: string): string {
-  return `PLUGINOPS_${machine.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_STATE_MACHINE_ARN`;
-}
+/** `deploy` → `PLUGINOPS_DEPLOY_STATE_MACHINE_ARN` (one rule for infra and functions, `#config/names.ts`). */
+export { stateMachineArnVariable };
 
 /** Physical name of a stage's state machine: `pluginops-<stage>-<name>`. */
 export function stateMachineName(stage: StageConfig, machine: string): string {
@@ -223,7 +221,8 @@ const TASK_BASE: TaskAccess = {
   table: 'read-write',
   objects: [],
   checksObjects: false,
-  putEvents: true,
+  // Events are items of the main table (the outbox); only the outbox relay puts them on the bus.
+  putEvents: false,
   probesRuntime: false,
   startsMachines: [],
   secrets: [],
@@ -433,8 +432,8 @@ export class Workflows extends Construct {
       description: `pluginops workflow task "${task}"`,
       environment: {
         ...props.environment,
-        PLUGINOPS_EVENT_BUS: props.bus.eventBusName,
-        ...(access.probesRuntime ? { PLUGINOPS_RUNTIME_URL: props.stage.runtimeUrl } : {}),
+        [ENV.eventBus]: props.bus.eventBusName,
+        ...(access.probesRuntime ? { [ENV.runtimeUrl]: props.stage.runtimeUrl } : {}),
       },
       secrets,
       timeout: taskLambdaTimeout(this.taskTimeouts[task]),

@@ -22,6 +22,8 @@ export interface TableDefinition {
   globalSecondaryIndexes: IndexDefinition[];
   /** Attribute holding an epoch-seconds expiry (DynamoDB TTL). */
   timeToLiveAttribute?: string;
+  /** Stream of item images (the main table's carries outbox events to EventBridge). */
+  stream?: 'NEW_IMAGE';
 }
 
 /** The single table: every pluginops entity, keyed by `functions/adapters/dynamo/keys.ts`. */
@@ -42,6 +44,7 @@ export const MAIN_TABLE: TableDefinition = {
     },
   ],
   timeToLiveAttribute: 'expires_at_epoch',
+  stream: 'NEW_IMAGE',
 };
 
 /**

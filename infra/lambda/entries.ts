@@ -112,7 +112,14 @@ export function dropEntry(): LambdaEntry {
   return { id: 'events-drop', entryFile: join(PROJECT_ROOT, 'functions', 'events', 'drop.ts') };
 }
 
+export function outboxRelayEntry(): LambdaEntry {
+  return {
+    id: 'events-outbox-relay',
+    entryFile: join(PROJECT_ROOT, 'functions', 'events', 'outbox-relay.ts'),
+  };
+}
+
 /** Every entry the stack deploys today (task functions appear once their ASL exists). */
 export function allLambdaEntries(): LambdaEntry[] {
-  return [...ROUTE_GROUPS.map(apiGroupEntry), dropEntry()];
+  return [...ROUTE_GROUPS.map(apiGroupEntry), dropEntry(), outboxRelayEntry()];
 }

@@ -3,11 +3,13 @@
  * Secrets never sit in plain environment variables: the stack sets `PLUGINOPS_SECRET_ARNS`, a JSON
  * object `{ "<ENV_NAME>": "<secret arn>" }`, and this loader fetches each value through the AWS
  * Parameters and Secrets Lambda Extension (a localhost HTTP cache, no SDK client needed) and puts
- * it in `process.env[ENV_NAME]` before any handler module is loaded, so `functions/shared/config.ts`
+ * it in `process.env[ENV_NAME]` before any handler module is loaded, so `functions/config/runtime-config.ts`
  * reads it like any other setting. A secret holding the placeholder `UNSET` leaves the variable unset.
  */
 
-export const SECRET_ARNS_VARIABLE = 'PLUGINOPS_SECRET_ARNS';
+import { ENV } from '#config/names.ts';
+
+export const SECRET_ARNS_VARIABLE = ENV.secretArns;
 export const UNSET_SECRET_VALUE = 'UNSET';
 
 const ATTEMPTS = 3;

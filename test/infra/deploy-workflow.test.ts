@@ -30,7 +30,7 @@ import { actionsOf, resourcesFor, roleStatements, type SynthesizedStage, synthSt
 const DEPLOY_ASL_PATH = join(DEFAULT_STATEMACHINES_DIR, 'deploy.asl.json');
 const DEPLOY_ASL = readFileSync(DEPLOY_ASL_PATH, 'utf8');
 
-/** The states the deploy workflow is made of (DESIGN §7); the synthesized definition must keep them. */
+/** The deploy workflow's states (docs/design.md#deploy-workflow); the synthesized definition keeps them. */
 const DEPLOY_STATES = [
   'Resolve',
   'Verify',
@@ -290,22 +290,18 @@ describe('task functions', () => {
     expect(environmentOf(task('apply'))).not.toHaveProperty('PLUGINOPS_RUNTIME_URL');
   });
 
-  it('let the event-emitting tasks put events on the stage bus, and tell every task its name', () => {
-    const bus = { 'Fn::GetAtt': [logicalId(dev.stack.events.bus), 'Arn'] };
-    for (const name of [
-      'resolve',
-      'await-approval',
-      'apply',
-      'release',
-      'rollback',
-      'alert',
-      'mark-failed',
-    ]) {
-      expect(resourcesFor(statementsOf(task(name)), 'events:PutEvents'), name).toEqual([JSON.stringify(bus)]);
-    }
+  it('let no task put events on the bus: events are outbox items, only the relay delivers them', () => {
     for (const [name, fn] of Object.entries(dev.stack.workflows.taskFunctions)) {
-      expect(environmentOf(fn).PLUGINOPS_EVENT_BUS, name).toEqual({ Ref: logicalId(dev.stack.events.bus) });
+      expect(actionsOf(statementsOf(fn)), name).not.toContain('events:PutEvents');
     }
+    for (const fn of Object.values(dev.stack.api.functions)) {
+      expect(actionsOf(statementsOf(fn))).not.toContain('events:PutEvents');
+    }
+    expect(actionsOf(statementsOf(dev.stack.events.dropFunction))).not.toContain('events:PutEvents');
+    const bus = { 'Fn::GetAtt': [logicalId(dev.stack.events.bus), 'Arn'] };
+    expect(resourcesFor(statementsOf(dev.stack.events.outboxRelay), 'events:PutEvents')).toEqual([
+      JSON.stringify(bus),
+    ]);
   });
 
   it('never get the idempotency table, Scan or BatchWriteItem', () => {

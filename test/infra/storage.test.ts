@@ -160,3 +160,27 @@ describe('package bucket', () => {
     prod.template.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Retain' });
   });
 });
+
+describe('outbox', () => {
+  it('streams new images of the main table to the relay, event items only, retried per record', () => {
+    dev.template.hasResourceProperties('AWS::DynamoDB::Table', {
+      TableName: physicalTableName('dev', MAIN_TABLE),
+      StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
+    });
+    const mappings = Object.values(dev.template.findResources('AWS::Lambda::EventSourceMapping')).filter(
+      (mapping) =>
+        JSON.stringify(
+          (mapping as { Properties: { FilterCriteria?: unknown } }).Properties.FilterCriteria,
+        ).includes('event'),
+    ) as Array<{ Properties: Record<string, any> }>;
+    expect(mappings).toHaveLength(1);
+    const mapping = (mappings[0] as { Properties: Record<string, any> }).Properties;
+    expect(mapping.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+    expect(mapping.BisectBatchOnFunctionError).toBe(true);
+    expect(mapping.DestinationConfig.OnFailure.Destination).toBeDefined();
+    const patterns = mapping.FilterCriteria.Filters.map((filter: { Pattern: string }) =>
+      JSON.parse(filter.Pattern),
+    );
+    expect(patterns).toEqual([{ eventName: ['INSERT'], dynamodb: { NewImage: { type: { S: ['event'] } } } }]);
+  });
+});

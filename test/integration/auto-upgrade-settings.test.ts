@@ -70,6 +70,8 @@ beforeAll(async () => {
   keys.admin = await issue(acme, ['admin']);
   keys.read = await issue(acme, ['read']);
   keys.writer = await issue(acme, ['read', 'packages:write']);
+  // Tenant keys publish only under authors granted to their tenant (docs/security.md).
+  expect((await call('PUT', `/v1/authors/${author}/tenants/${acme}`, { key: operator })).status).toBe(200);
   keys.globexAdmin = await issue(globex, ['admin']);
 });
 
@@ -304,7 +306,7 @@ describe('sweep-side adapter on DynamoDB Local', () => {
       saved[name] = process.env[name];
       process.env[name] = value;
     }
-    (await import('#shared/config.ts')).resetConfigCache();
+    (await import('#config/runtime-config.ts')).resetConfigCache();
     const created = await call('POST', '/v1/tenants', { key: operator, json: { tenant_id: fresh } });
     expect(created.status).toBe(201);
   });
@@ -314,7 +316,7 @@ describe('sweep-side adapter on DynamoDB Local', () => {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }
-    (await import('#shared/config.ts')).resetConfigCache();
+    (await import('#config/runtime-config.ts')).resetConfigCache();
   });
 
   it('indexes a new tenant with its defaults at creation, once, and never over its own settings', async () => {

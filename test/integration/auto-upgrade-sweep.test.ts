@@ -260,9 +260,16 @@ describe('a failing upgrade', () => {
         const [result] = await settleLatestRun(tenant);
         expect(result).toMatchObject({ status: 'rolled_back', operation: 'auto-upgrade' });
         const [latest] = await runs(tenant);
-        // From the second run on, the run reports the previous attempt's failure.
-        expect(latest?.failed).toHaveLength(attempt === 1 ? 0 : 1);
-        if (attempt > 1) expect(latest?.failed[0]).toMatchObject({ to: v101, attempts: attempt - 1 });
+        // The run lists its own rolled-back attempt under `failed` (never `upgraded`), and from the
+        // second run on it also reports the previous attempt's failure.
+        expect(latest?.upgraded).toEqual([]);
+        expect(latest?.failed).toHaveLength(attempt === 1 ? 1 : 2);
+        expect(latest?.failed).toContainEqual(
+          expect.objectContaining({ to: v101, deployment_id: result.deployment_id }),
+        );
+        if (attempt > 1) {
+          expect(latest?.failed).toContainEqual(expect.objectContaining({ to: v101, attempts: attempt - 1 }));
+        }
       }
       const exhausted = await sweep(sweepAt(slotStart, 3));
       expect(exhausted).toMatchObject({ due: 1, upgraded: 0, skipped_by_reason: { held: 1 } });

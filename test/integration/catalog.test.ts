@@ -54,6 +54,8 @@ beforeAll(async () => {
   keys.admin = await issue(acme, ['admin']);
   keys.read = await issue(acme, ['read']);
   keys.writer = await issue(acme, ['read', 'packages:write']);
+  // Tenant keys publish only under authors granted to their tenant (docs/security.md).
+  expect((await call('PUT', `/v1/authors/author${run}/tenants/${acme}`, { key: operator })).status).toBe(200);
   keys.globexAdmin = await issue(globex, ['admin']);
 });
 

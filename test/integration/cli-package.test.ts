@@ -178,7 +178,7 @@ describe('pluginops keygen → sign → inspect --trust', () => {
     const keygen = await run(['keygen', '--out-dir', keys, '--name', 'ci', '--bits', '2048'], work);
     expect(keygen.code, keygen.stderr).toBe(0);
     expect((await stat(join(keys, 'ci.private.pem'))).mode & 0o777).toBe(0o600);
-    expect(await readFile(join(keys, 'ci.public.pem'), 'utf8')).toContain('BEGIN PUBLIC KEY');
+    expect(await readFile(join(keys, 'ci.public.pem'), 'utf8')).toContain('BEGIN RSA PUBLIC KEY');
 
     const again = await run(['keygen', '--out-dir', keys, '--name', 'ci', '--bits', '2048'], work);
     expect(again.code).toBe(2);

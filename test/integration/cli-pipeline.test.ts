@@ -103,6 +103,10 @@ async function createTenant(
   expect(
     (await call('POST', '/v1/tenants', { key: operatorKey, json: { tenant_id: tenantId } })).status,
   ).toBe(201);
+  // Tenant keys publish only under authors granted to their tenant (docs/security.md).
+  expect((await call('PUT', `/v1/authors/${AUTHOR}/tenants/${tenantId}`, { key: operatorKey })).status).toBe(
+    200,
+  );
   const put = await call('PUT', `/v1/tenants/${tenantId}/policy`, { key: operatorKey, json: policy });
   expect(put.status, put.text).toBe(200);
   const issue = async (scopes: string[]) => {

@@ -94,6 +94,10 @@ async function newTenant(policy: Record<string, unknown> = {}): Promise<Tenant> 
   const id = `cli-${run}-${tenantCount}`;
   const created = await call('POST', '/v1/tenants', { key: stack.bootstrapKey, json: { tenant_id: id } });
   expect(created.status, created.text).toBe(201);
+  // Tenant keys publish only under authors granted to their tenant (docs/security.md).
+  expect((await call('PUT', `/v1/authors/${AUTHOR}/tenants/${id}`, { key: stack.bootstrapKey })).status).toBe(
+    200,
+  );
   const issue = async (scopes: string[]) => {
     const response = await call('POST', `/v1/tenants/${id}/keys`, {
       key: stack.bootstrapKey,
@@ -475,7 +479,8 @@ describe('plan and checklist', () => {
     expect(document.checklist[0].unique_identifier).toBe(v1);
     expect(items).toEqual({
       trusted_source: ['pass', true],
-      signature_verified: ['fail', true],
+      // The tenant does not require signatures: "pass: not required", as the server's plan says.
+      signature_verified: ['pass', true],
       dependencies_complete: ['pass', true],
       permissions_reasonable: ['pass', true],
       tested_in_staging: ['fail', true],
@@ -484,6 +489,42 @@ describe('plan and checklist', () => {
       team_notified: ['manual', false],
     });
     expect(checklist.stderr).toContain('error[checklist-failed]');
+  }, 120_000);
+
+  it('the checklist judges exactly the build the server plan chose, not the newest match', async () => {
+    const tenant = await newTenant();
+    const app = newPlugin();
+    const lib = newPlugin();
+    const v120 = await publish(await packageFile(app, '1.2.0'));
+    const v130 = await publish(await packageFile(app, '1.3.0'));
+    // lib needs app ~1.2.0, so a plan of both must choose app 1.2.0 although ^1.2 admits 1.3.0.
+    const libBytes = await buildPackage({
+      manifest: {
+        author: AUTHOR,
+        name: lib,
+        version: '1.0.0',
+        meta: { version: '1.0.0' },
+        dependencies: [{ type: 'marketplace', plugin: `${AUTHOR}/${app}`, version: '~1.2.0' }],
+      } as never,
+    });
+    const libFile = join(home, `${lib}-1.0.0.difypkg`);
+    await writeFile(libFile, libBytes);
+    const libUid = await publish(libFile);
+
+    const result = await cli(['plan', tenant.id, `${AUTHOR}/${app}@^1.2`, libUid, '--checklist', '--json'], {
+      key: tenant.reader,
+    });
+    const document = json(result);
+    const chosen = document.plan.steps.find((step: any) => step.plugin_id === `${AUTHOR}/${app}`);
+    expect(chosen.unique_identifier).toBe(v120);
+    expect(document.checklist.map((entry: any) => entry.unique_identifier)).toEqual([v120, libUid]);
+    expect(document.checklist[0].unique_identifier).not.toBe(v130);
+    const signature = document.checklist[0].items.find((item: any) => item.id === 'signature_verified');
+    expect(signature).toMatchObject({ status: 'pass', detail: 'not required (package is unsigned)' });
+    const planSignature = document.plan.checks.find(
+      (check: any) => check.unique_identifier === v120,
+    ).signature;
+    expect(planSignature.status).toBe('pass');
   }, 120_000);
 
   it('a permission beyond the ceiling fails the checklist', async () => {

@@ -95,6 +95,8 @@ interface Tenant {
   id: string;
   deployer: string;
   reader: string;
+  /** read + packages:write + deploy:write: may bring missing dependencies into the catalog. */
+  publisher: string;
 }
 
 let tenantCount = 0;
@@ -102,12 +104,19 @@ async function newTenant(policy: Record<string, unknown> = {}): Promise<Tenant> 
   tenantCount += 1;
   const id = `deps-${run}-${tenantCount}`;
   expect((await call('POST', '/v1/tenants', { key: OPERATOR, json: { tenant_id: id } })).status).toBe(201);
+  // Tenant keys publish only under authors granted to their tenant (docs/security.md).
+  expect((await call('PUT', `/v1/authors/${AUTHOR}/tenants/${id}`, { key: OPERATOR })).status).toBe(200);
   const issue = async (scopes: string[]) => {
     const response = await call('POST', `/v1/tenants/${id}/keys`, { key: OPERATOR, json: { scopes } });
     expect(response.status).toBe(201);
     return response.body.key as string;
   };
-  const tenant = { id, deployer: await issue(['read', 'deploy:write']), reader: await issue(['read']) };
+  const tenant = {
+    id,
+    deployer: await issue(['read', 'deploy:write']),
+    reader: await issue(['read']),
+    publisher: await issue(['read', 'packages:write', 'deploy:write']),
+  };
   if (Object.keys(policy).length > 0) {
     const response = await call('PUT', `/v1/tenants/${id}/policy`, { key: OPERATOR, json: policy });
     expect(response.status, response.text).toBe(200);
@@ -153,13 +162,13 @@ const dep = (name: string, version: string) => ({
   version,
 });
 
-function plan(tenant: Tenant, body: Record<string, unknown>) {
-  return call('POST', `/v1/tenants/${tenant.id}/plans`, { key: tenant.reader, json: body });
+function plan(tenant: Tenant, body: Record<string, unknown>, key = tenant.reader) {
+  return call('POST', `/v1/tenants/${tenant.id}/plans`, { key, json: body });
 }
 
-async function deployAndWait(tenant: Tenant, body: Record<string, unknown>) {
+async function deployAndWait(tenant: Tenant, body: Record<string, unknown>, key = tenant.deployer) {
   const response = await call('POST', `/v1/tenants/${tenant.id}/deployments`, {
-    key: tenant.deployer,
+    key,
     json: body,
   });
   expect(response.status, response.text).toBe(202);
@@ -407,10 +416,18 @@ describe('deploying a plugin with dependencies', () => {
   it('fails before Apply when no plan exists, changing nothing', async () => {
     const tenant = await newTenant();
     const app = await publish('nolib', '1.0.0', [dep('nosuch', '^1')]);
-    const deployment = await deployAndWait(tenant, {
-      operation: 'install',
-      unique_identifier: app.unique_identifier,
+    // A key that cannot fetch is told at once; one that can is accepted, and Resolve finds nothing.
+    const refused = await call('POST', `/v1/tenants/${tenant.id}/deployments`, {
+      key: tenant.deployer,
+      json: { operation: 'install', unique_identifier: app.unique_identifier },
     });
+    expect(refused.status, refused.text).toBe(422);
+    expect(refused.body.type).toBe('urn:pluginops:problem:dependency-unsatisfiable');
+    const deployment = await deployAndWait(
+      tenant,
+      { operation: 'install', unique_identifier: app.unique_identifier },
+      tenant.publisher,
+    );
     expect(deployment.status).toBe('failed');
     expect(deployment.error.type).toBe('urn:pluginops:problem:dependency-unsatisfiable');
     expect(deployment.error.detail).toContain('not in the catalog');
@@ -593,10 +610,42 @@ describe('.difybndl bundles', () => {
 describe('fetching missing dependencies', () => {
   const mid = { type: 'github', repo: `acme/mid-${run}`, release: '1.0.0', package: 'mid.difypkg' };
 
+  it('a read key plans without writing: the missing dependency is explained, the catalog unchanged', async () => {
+    const app = await publish('ghread', '1.0.0', [mid]);
+    const tenant = await newTenant();
+    const before = await call('GET', `/v1/plugins/${AUTHOR}/ghmid/versions`, { key: OPERATOR });
+    const response = await plan(tenant, { install: [app.unique_identifier] });
+    expect(response.status, response.text).toBe(422);
+    expect(response.body.type).toBe('urn:pluginops:problem:dependency-unsatisfiable');
+    const forbidden = await plan(tenant, { install: [app.unique_identifier], fetch_missing: true });
+    expect(forbidden.status, forbidden.text).toBe(403);
+    const after = await call('GET', `/v1/plugins/${AUTHOR}/ghmid/versions`, { key: OPERATOR });
+    expect(after.status).toBe(before.status);
+    expect(after.body.items ?? []).toEqual(before.body.items ?? []);
+  });
+
+  it('a deployment by a key without packages:write does not fetch: it fails before Apply', async () => {
+    const app = await publish('ghnofetch', '1.0.0', [
+      { type: 'github', repo: `acme/mid-${run}`, release: '1.0.0', package: 'mid.difypkg' },
+    ]);
+    const tenant = await newTenant();
+    const response = await call('POST', `/v1/tenants/${tenant.id}/deployments`, {
+      key: tenant.deployer,
+      json: { operation: 'install', unique_identifier: app.unique_identifier },
+    });
+    expect(response.status, response.text).toBe(422);
+    expect(response.body.type).toBe('urn:pluginops:problem:dependency-unsatisfiable');
+    expect(await installed(tenant)).toEqual({});
+  });
+
   it('plans fetch github dependencies recursively through the publish path', async () => {
     const app = await publish('ghapp', '1.0.0', [mid]);
     const tenant = await newTenant();
-    const response = await plan(tenant, { install: [app.unique_identifier] });
+    const response = await plan(
+      tenant,
+      { install: [app.unique_identifier], fetch_missing: true },
+      tenant.publisher,
+    );
     expect(response.status, response.text).toBe(200);
     expect(response.body.steps.map((step: { plugin_id: string }) => step.plugin_id)).toEqual([
       `${AUTHOR}/ghleaf`,
@@ -615,10 +664,11 @@ describe('fetching missing dependencies', () => {
   it('a deployment fetches what is missing in Resolve and installs it first', async () => {
     const app = await publish('ghapp2', '1.0.0', [mid]);
     const tenant = await newTenant();
-    const deployment = await deployAndWait(tenant, {
-      operation: 'install',
-      unique_identifier: app.unique_identifier,
-    });
+    const deployment = await deployAndWait(
+      tenant,
+      { operation: 'install', unique_identifier: app.unique_identifier },
+      tenant.publisher,
+    );
     expect(deployment.status, JSON.stringify(deployment.error)).toBe('succeeded');
     expect(deployment.plan.order).toEqual([`${AUTHOR}/ghleaf`, `${AUTHOR}/ghmid`, `${AUTHOR}/ghapp2`]);
     expect(await installed(tenant)).toEqual({
@@ -638,5 +688,127 @@ describe('fetching missing dependencies', () => {
     expect(response.body.type).toBe('urn:pluginops:problem:dependency-unsatisfiable');
     expect(response.body.detail).toContain(`github:acme/nowhere-${run}@9.9.9/gone.difypkg`);
     expect(response.body.detail).toContain('not in the catalog');
+  });
+});
+
+// ── one frozen plan ─────────────────────────────────────────────────────────────────────────────
+
+describe('one frozen plan', () => {
+  async function startAwaitingApproval(tenant: Tenant, body: Record<string, unknown>) {
+    const response = await call('POST', `/v1/tenants/${tenant.id}/deployments`, {
+      key: tenant.deployer,
+      json: body,
+    });
+    expect(response.status, response.text).toBe(202);
+    const id = response.body.deployment_id as string;
+    await awaitStatus(tenant, id, 'awaiting_approval');
+    return id;
+  }
+
+  async function awaitStatus(tenant: Tenant, id: string, status: string) {
+    await eventually(async () => {
+      const body = (await call('GET', `/v1/tenants/${tenant.id}/deployments/${id}`, { key: OPERATOR })).body;
+      return body.status === status ? true : undefined;
+    }, 20_000);
+  }
+
+  async function decide(tenant: Tenant, id: string, verdict: 'approve' | 'reject') {
+    const response = await call('POST', `/v1/tenants/${tenant.id}/deployments/${id}/${verdict}`, {
+      key: OPERATOR,
+      json: {},
+    });
+    expect(response.status, response.text).toBe(200);
+  }
+
+  async function finished(tenant: Tenant, id: string) {
+    await stack.workflows.waitForExecution(id, 30_000);
+    return (await call('GET', `/v1/tenants/${tenant.id}/deployments/${id}`, { key: OPERATOR })).body;
+  }
+
+  it('a dependency published between Resolve and Acquire is not installed: the verified plan is', async () => {
+    const tenant = await newTenant({ approval_required: true, platform_version: '1.9.0' });
+    const lib1 = await publish('frlib', '1.0.0');
+    const app = await publish('frapp', '1.0.0', [dep('frlib', '^1.0')]);
+    const id = await startAwaitingApproval(tenant, {
+      operation: 'install',
+      unique_identifier: app.unique_identifier,
+    });
+    // Verify judged frlib 1.0.0; a newer frlib that Verify would refuse arrives while approval waits.
+    await publish('frlib', '1.5.0', undefined, { meta: { version: '1.5.0', minimum_dify_version: '9.0.0' } });
+    await decide(tenant, id, 'approve');
+    const done = await finished(tenant, id);
+    expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
+    expect(
+      done.plan.steps.map((step: { to: { unique_identifier: string } }) => step.to.unique_identifier),
+    ).toEqual([lib1.unique_identifier, app.unique_identifier]);
+    expect(await installed(tenant)).toEqual({ [`${AUTHOR}/frlib`]: '1.0.0', [`${AUTHOR}/frapp`]: '1.0.0' });
+  });
+
+  it('when what the plan relied on moved, the run plans and verifies again — never installs unverified', async () => {
+    const tenant = await newTenant({ approval_required: true, platform_version: '1.9.0' });
+    const lib1 = await publish('fmlib', '1.0.0');
+    const app = await publish('fmapp', '1.0.0', [dep('fmlib', '^1.0')]);
+    // fmlib 1.0.0 is installed: the plan keeps it.
+    const first = await startAwaitingApproval(tenant, {
+      operation: 'install',
+      unique_identifier: lib1.unique_identifier,
+    });
+    await decide(tenant, first, 'approve');
+    expect((await finished(tenant, first)).status).toBe('succeeded');
+    const id = await startAwaitingApproval(tenant, {
+      operation: 'install',
+      unique_identifier: app.unique_identifier,
+    });
+    const waiting = (await call('GET', `/v1/tenants/${tenant.id}/deployments/${id}`, { key: OPERATOR })).body;
+    expect(waiting.plan.steps[0]).toMatchObject({ plugin_id: `${AUTHOR}/fmlib`, action: 'keep' });
+    expect(waiting.plan.basis).toEqual({ [`${AUTHOR}/fmapp`]: 0, [`${AUTHOR}/fmlib`]: 1 });
+    // While the deployment waits, fmlib is uninstalled and a build Verify refuses is published.
+    const removal = await startAwaitingApproval(tenant, {
+      operation: 'uninstall',
+      plugin_id: `${AUTHOR}/fmlib`,
+    });
+    await decide(tenant, removal, 'approve');
+    expect((await finished(tenant, removal)).status).toBe('succeeded');
+    await publish('fmlib', '1.5.0', undefined, { meta: { version: '1.5.0', minimum_dify_version: '9.0.0' } });
+    await decide(tenant, id, 'approve');
+    // Acquire finds the basis moved: back to Resolve, which now plans fmlib 1.5.0, and Verify refuses it.
+    const done = await finished(tenant, id);
+    expect(done.status).toBe('failed');
+    expect(done.error.type).toBe('urn:pluginops:problem:incompatible-platform-version');
+    expect(done.plan.steps[0]).toMatchObject({ plugin_id: `${AUTHOR}/fmlib`, action: 'install' });
+    expect(done.steps.map((step: { name: string }) => step.name)).toEqual(
+      expect.arrayContaining(['Resolve', 'Verify', 'Acquire']),
+    );
+    expect(await installed(tenant)).toEqual({});
+  });
+
+  it('deploys by plugin and range: the 202 answer lists every step, Resolve records the build it chose', async () => {
+    const tenant = await newTenant();
+    await publish('rgbase', '1.0.0');
+    const base11 = await publish('rgbase', '1.1.0');
+    await publish('rgapp', '1.0.0', [dep('rgbase', '^1.0')]);
+    const app12 = await publish('rgapp', '1.2.0', [dep('rgbase', '^1.0')]);
+    await publish('rgapp', '2.0.0', [dep('rgbase', '^1.0')]);
+    const response = await call('POST', `/v1/tenants/${tenant.id}/deployments`, {
+      key: tenant.deployer,
+      json: { operation: 'install', plugin_id: `${AUTHOR}/rgapp`, version: '^1.0' },
+    });
+    expect(response.status, response.text).toBe(202);
+    expect(response.body.plan.order).toEqual([`${AUTHOR}/rgbase`, `${AUTHOR}/rgapp`]);
+    expect(
+      response.body.plan.steps.map(
+        (step: { to: { unique_identifier: string } }) => step.to.unique_identifier,
+      ),
+    ).toEqual([base11.unique_identifier, app12.unique_identifier]);
+    const done = await finished(tenant, response.body.deployment_id);
+    expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
+    expect(done.target.unique_identifier).toBe(app12.unique_identifier);
+    expect(await installed(tenant)).toEqual({ [`${AUTHOR}/rgbase`]: '1.1.0', [`${AUTHOR}/rgapp`]: '1.2.0' });
+    const bad = await call('POST', `/v1/tenants/${tenant.id}/deployments`, {
+      key: tenant.deployer,
+      json: { operation: 'upgrade', plugin_id: `${AUTHOR}/rgapp`, version: 'not a range' },
+    });
+    expect(bad.status, bad.text).toBe(400);
+    expect(bad.body.type).toBe('urn:pluginops:problem:validation-failed');
   });
 });

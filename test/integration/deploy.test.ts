@@ -74,6 +74,8 @@ async function newTenant(policy: Record<string, unknown> = {}): Promise<Tenant> 
   tenantCount += 1;
   const id = `dep-${run}-${tenantCount}`;
   expect((await call('POST', '/v1/tenants', { key: OPERATOR, json: { tenant_id: id } })).status).toBe(201);
+  // Tenant keys (and drop folders) publish only under authors granted to their tenant (docs/security.md).
+  expect((await call('PUT', `/v1/authors/${AUTHOR}/tenants/${id}`, { key: OPERATOR })).status).toBe(200);
   const issue = async (scopes: string[]) => {
     const response = await call('POST', `/v1/tenants/${id}/keys`, { key: OPERATOR, json: { scopes } });
     expect(response.status).toBe(201);
@@ -157,6 +159,8 @@ async function revisions(tenant: Tenant, pluginId: string) {
 async function events(
   deploymentId: string,
 ): Promise<Array<{ 'detail-type': string; detail: Record<string, any> }>> {
+  // Events reach the file through the outbox relay: wait until it has caught up.
+  await stack.outbox.drained();
   const text = await readFile(eventsFile, 'utf8').catch(() => '');
   return text
     .split('\n')

@@ -322,6 +322,8 @@ export interface DomainEvent {
 }
 
 export async function readEvents(h: Harness): Promise<DomainEvent[]> {
+  // Events reach the file through the outbox relay: wait until it has caught up.
+  await h.stack.outbox.drained();
   const text = await readFile(h.eventsFile, 'utf8').catch(() => '');
   return text
     .split('\n')

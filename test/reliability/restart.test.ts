@@ -7,13 +7,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { findInstallation, listRevisions } from '#adapters/dynamo/installations.ts';
 import { s3Client } from '#adapters/s3/blob-store.ts';
 import { eventually } from '#test/support/api-client.ts';
+import { freePort } from '#test/support/free-port.ts';
 import {
   ageLease,
   checkDeployments,
@@ -46,17 +46,6 @@ afterAll(async () => {
   delete process.env.PLUGINOPS_EVENTS_FILE;
   if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function bucketKeys(bucket: string): Promise<string[]> {
   const keys: string[] = [];

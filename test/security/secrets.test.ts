@@ -1,5 +1,5 @@
 /**
- * Secrets never leak (DESIGN §9, issue 10): a private local stack in this process at DEBUG log
+ * Secrets never leak (docs/design.md#security, issue 10): a private local stack in this process at DEBUG log
  * level runs a workload that issues API keys and deploys with a secret-looking plugin config,
  * while every write to stdout/stderr (Powertools logs, gateway request lines, console) is captured.
  * Then the logs, the events file, every response, both DynamoDB tables and every file under the
@@ -124,6 +124,10 @@ beforeAll(async () => {
   const admin = await issue(['admin'], `keys-${run}`);
   const deployer = await issue(['read', 'packages:write', 'deploy:write']);
   const doomed = await issue(['read']);
+  // Tenant keys publish only under authors granted to their tenant (docs/security.md).
+  expect((await recorded('PUT', `/v1/authors/v${run}/tenants/${tenant}`, { key: OPERATOR })).status).toBe(
+    200,
+  );
 
   const published = await recorded('POST', '/v1/packages:raw', {
     key: deployer.key,
@@ -210,6 +214,7 @@ describe('secrets never leak', () => {
   });
 
   it('no API key and no config value in the events', async () => {
+    await stack.outbox.drained();
     const events = await readFile(join(dataDir, 'events.jsonl'), 'utf8');
     expect(events).toContain(tenant);
     expectAbsent(events, 'events.jsonl', [...issuedKeys, OPERATOR, ...SECRET_VALUES]);

@@ -234,7 +234,6 @@ describe('parseManifest: every rule names its field', () => {
     ['tags unknown tag', { tags: ['search', 'spaceships'] }, 'tags.1'],
     ['privacy a list', { privacy: ['a'] }, 'privacy'],
     ['repo not a URL', { repo: 'github.com/x' }, 'repo'],
-    ['repo ftp URL', { repo: 'ftp://example.com/x' }, 'repo'],
     ['dependencies not a list', { dependencies: { type: 'package' } }, 'dependencies'],
     ['dependency without type', { dependencies: [{ plugin: 'a/b' }] }, 'dependencies.0.type'],
     ['dependency unknown type', { dependencies: [{ type: 'npm' }] }, 'dependencies.0.type'],

@@ -5,17 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { formatApiKey, hashApiKey, SCOPES, type Scope } from '#core/api-keys.ts';
+import type { Caller } from '#core/caller.ts';
 import { NotFoundError } from '#core/errors.ts';
 import { documentClientInstance, mainTableName } from './client.ts';
 import { isConditionalFailure } from './conditions.ts';
 import { keys } from './keys.ts';
-
-export interface Caller {
-  keyId: string;
-  /** `null` for operator keys, which act on every tenant. */
-  tenantId: string | null;
-  scopes: Scope[];
-}
 
 export interface IssuedKey {
   key_id: string;

@@ -6,28 +6,21 @@
  * slot partition of its window, never scans — cannot see a disabled tenant. Every placement comes
  * from `slotKeysFor` in `#core/auto-upgrade/schedule.ts` (see there for the DST decision).
  */
-import {
-  BatchGetCommand,
-  type BatchGetCommandOutput,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { SlotEntry } from '#core/auto-upgrade/records.ts';
 import type { UpgradeRunSummary } from '#core/auto-upgrade/run-summary.ts';
 import { type SlotPlacement, slotKeysFor } from '#core/auto-upgrade/schedule.ts';
 import { type AutoUpgradeSettings, defaultAutoUpgradeSettings } from '#core/auto-upgrade/settings.ts';
+import type { Page } from '#core/page.ts';
+import { batchGetItems } from './batch-get.ts';
 import { documentClientInstance, mainTableName } from './client.ts';
 import { isConditionalFailure, putIfAbsent } from './conditions.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { keys } from './keys.ts';
 import { queryPrefixPage } from './query-page.ts';
-import type { Page } from './signers.ts';
 
 /** Run summaries are kept this long (DynamoDB TTL), then expire on their own. */
 export const UPGRADE_RUN_RETENTION_DAYS = 90;
-const BATCH_GET_LIMIT = 100;
-const BATCH_GET_ROUNDS = 5;
 
 export interface StoredAutoUpgrade {
   tenant_id: string;
@@ -148,14 +141,6 @@ export async function ensureDefaultAutoUpgradeSettings(tenantId: string, now: Da
   });
 }
 
-/** A tenant found in a slot partition, as the sweep needs it. */
-export interface SlotEntry {
-  tenant_id: string;
-  settings: AutoUpgradeSettings;
-  next_run_at: Date | undefined;
-  revision: number;
-}
-
 /**
  * One page of the tenants indexed under a UTC quarter-hour slot (a GSI2 query, never a scan). The
  * sweep double-checks each with `isSweepDue` before acting: the index is eventually consistent.
@@ -256,24 +241,9 @@ export async function listUpgradeRuns(
 
 /** Which of `pluginIds` have a catalog entry (batched GetItems of the plugin items). */
 export async function findCataloguedPlugins(pluginIds: readonly string[]): Promise<Set<string>> {
-  const found = new Set<string>();
-  const table = mainTableName();
-  const client = documentClientInstance();
-  for (let offset = 0; offset < pluginIds.length; offset += BATCH_GET_LIMIT) {
-    let pending: Record<string, unknown>[] | undefined = pluginIds
-      .slice(offset, offset + BATCH_GET_LIMIT)
-      .map((id) => keys.plugin(id) as unknown as Record<string, unknown>);
-    // BatchGet may return some keys unprocessed under throttling; retry those a few times.
-    for (let round = 0; pending !== undefined && pending.length > 0; round += 1) {
-      if (round === BATCH_GET_ROUNDS) throw new Error('catalog lookup kept returning unprocessed keys');
-      const result: BatchGetCommandOutput = await client.send(
-        new BatchGetCommand({
-          RequestItems: { [table]: { Keys: pending, ProjectionExpression: 'plugin_id' } },
-        }),
-      );
-      for (const item of result.Responses?.[table] ?? []) found.add(item.plugin_id as string);
-      pending = result.UnprocessedKeys?.[table]?.Keys;
-    }
-  }
-  return found;
+  const items = await batchGetItems(
+    pluginIds.map((id) => keys.plugin(id)),
+    { projection: 'plugin_id' },
+  );
+  return new Set(items.map((item) => item.plugin_id as string));
 }

@@ -4,8 +4,8 @@
  * against another tenant's list, fails verification and is rejected as bad input.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { getConfig } from '#config/runtime-config.ts';
 import { ValidationError } from '#core/errors.ts';
-import { getConfig } from '#shared/config.ts';
 
 type LastKey = Record<string, unknown>;
 

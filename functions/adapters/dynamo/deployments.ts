@@ -4,7 +4,14 @@
  * retried or re-entered step updates its own entry instead of appending; the approval task token is
  * stored on the item and never returned.
  */
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { outboxPut } from '#adapters/events.ts';
 import type {
   Approval,
   Deployment,
@@ -13,13 +20,15 @@ import type {
   DeploymentStep,
   StepName,
 } from '#core/deploy/model.ts';
+import type { DeploymentChange } from '#core/deploy/ports.ts';
 import { ConflictError, NotFoundError, type Problem } from '#core/errors.ts';
+import type { DomainEvent } from '#core/events.ts';
+import type { Page } from '#core/page.ts';
 import { documentClientInstance, mainTableName } from './client.ts';
 import { isConditionalFailure } from './conditions.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { keys } from './keys.ts';
 import { queryPrefixPage } from './query-page.ts';
-import type { Page } from './signers.ts';
 
 const HIDDEN = ['PK', 'SK', 'GSI2PK', 'GSI2SK', 'type', 'task_token', 'config_sealed'] as const;
 
@@ -42,24 +51,26 @@ export interface NewDeployment extends Omit<Deployment, 'steps'> {
  * deployment: a second put returns the first one unchanged.
  */
 export async function createDeployment(deployment: NewDeployment): Promise<Deployment> {
+  const item = {
+    ...keys.deployment(deployment.tenant_id, deployment.deployment_id),
+    ...keys.deploymentStatusIndex(deployment.tenant_id, deployment.status, deployment.deployment_id),
+    type: 'deployment',
+    ...deployment,
+    steps: {},
+  };
   try {
     await documentClientInstance().send(
       new PutCommand({
         TableName: mainTableName(),
-        Item: {
-          ...keys.deployment(deployment.tenant_id, deployment.deployment_id),
-          ...keys.deploymentStatusIndex(deployment.tenant_id, deployment.status, deployment.deployment_id),
-          type: 'deployment',
-          ...deployment,
-          steps: {},
-        },
+        Item: item,
         ConditionExpression: 'attribute_not_exists(PK)',
       }),
     );
   } catch (error) {
     if (!isConditionalFailure(error)) throw error;
+    return getDeployment(deployment.tenant_id, deployment.deployment_id);
   }
-  return getDeployment(deployment.tenant_id, deployment.deployment_id);
+  return toDeployment(item);
 }
 
 async function getItem(tenantId: string, deploymentId: string): Promise<Record<string, unknown> | undefined> {
@@ -132,19 +143,31 @@ export async function listDeployments(
   };
 }
 
-export interface DeploymentChange {
-  status?: DeploymentStatus;
-  plan?: DeploymentPlan;
-  error?: Problem;
-  approval?: Approval;
-  task_token?: string;
-  /** Remove these attributes. */
-  remove?: Array<'error' | 'task_token'>;
+export type { DeploymentChange } from '#core/deploy/ports.ts';
+
+/** `SET` clauses that write timeline entries (each replaces its step's entry). */
+export function timelineClauses(
+  steps: readonly DeploymentStep[],
+  names: Record<string, string>,
+  values: Record<string, unknown>,
+): string[] {
+  if (steps.length === 0) return [];
+  names['#steps'] = 'steps';
+  // One entry per step name (the latest): a step that ran twice (a re-plan) keeps its last run.
+  const latest = [...new Map(steps.map((step) => [step.name, step])).values()];
+  return latest.map((step, index) => {
+    names[`#step${index}`] = step.name;
+    values[`:step${index}`] = step;
+    return `#steps.#step${index} = :step${index}`;
+  });
 }
 
 /**
  * Changes a deployment. With `onlyFrom`, the change applies only while the status is one of those
  * (final statuses are never left that way); returns false when the condition did not hold.
+ * `events` are stored in the same transaction (the outbox, adapters/events.ts): the change and its
+ * announcement happen together or not at all, so a retry that finds the status already changed
+ * has nothing left to send.
  */
 export async function updateDeployment(
   tenantId: string,
@@ -152,6 +175,7 @@ export async function updateDeployment(
   change: DeploymentChange,
   now: Date,
   onlyFrom?: readonly DeploymentStatus[],
+  events: readonly DomainEvent[] = [],
 ): Promise<boolean> {
   const names: Record<string, string> = { '#updated': 'updated_at' };
   const values: Record<string, unknown> = { ':now': now.toISOString() };
@@ -166,9 +190,12 @@ export async function updateDeployment(
     assign('GSI2PK', keys.deploymentStatusIndex(tenantId, change.status, deploymentId).GSI2PK);
   }
   if (change.plan !== undefined) assign('plan', change.plan);
+  if (change.target !== undefined) assign('target', change.target);
   if (change.error !== undefined) assign('error', change.error);
   if (change.approval !== undefined) assign('approval', change.approval);
   if (change.task_token !== undefined) assign('task_token', change.task_token);
+  if (change.drift !== undefined) assign('drift', change.drift);
+  sets.push(...timelineClauses(change.steps ?? [], names, values));
   const removes = (change.remove ?? []).map((field) => {
     names[`#r_${field}`] = field;
     return `#r_${field}`;
@@ -182,17 +209,22 @@ export async function updateDeployment(
     });
     condition += ` AND #status IN (${allowed.join(', ')})`;
   }
+  const update = {
+    TableName: mainTableName(),
+    Key: keys.deployment(tenantId, deploymentId),
+    UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+    ConditionExpression: condition,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
   try {
-    await documentClientInstance().send(
-      new UpdateCommand({
-        TableName: mainTableName(),
-        Key: keys.deployment(tenantId, deploymentId),
-        UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
-        ConditionExpression: condition,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      }),
-    );
+    if (events.length === 0) {
+      await documentClientInstance().send(new UpdateCommand(update));
+    } else {
+      await documentClientInstance().send(
+        new TransactWriteCommand({ TransactItems: [{ Update: update }, ...events.map(outboxPut)] }),
+      );
+    }
     return true;
   } catch (error) {
     if (isConditionalFailure(error)) return false;

@@ -5,23 +5,19 @@
  * on the lease holder.
  */
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Hold, Installation, Lease, Revision, RevisionOutcome } from '#core/deploy/model.ts';
+import { outboxPut } from '#adapters/events.ts';
+import { LeaseHeldError } from '#core/deploy/errors.ts';
+import type { Hold, Lease, RevisionOutcome } from '#core/deploy/model.ts';
+import type { ApplyRevisionInput, StoredInstallation, StoredRevision } from '#core/deploy/ports.ts';
 import { ConflictError } from '#core/errors.ts';
+import type { Page } from '#core/page.ts';
 import { documentClientInstance, mainTableName } from './client.ts';
 import { isConditionalFailure } from './conditions.ts';
+import { timelineClauses } from './deployments.ts';
 import { keys } from './keys.ts';
 import { queryPrefixPage } from './query-page.ts';
-import type { Page } from './signers.ts';
 
-/** An installation with what stays inside the service. */
-export interface StoredInstallation extends Installation {
-  config_sealed?: string;
-  config_digest?: string;
-}
-
-export interface StoredRevision extends Revision {
-  config_sealed?: string;
-}
+export type { InstallationState, StoredInstallation, StoredRevision } from '#core/deploy/ports.ts';
 
 const HIDDEN = ['PK', 'SK', 'type'] as const;
 
@@ -29,18 +25,6 @@ function strip<T>(item: Record<string, unknown>): T {
   const record = { ...item };
   for (const name of HIDDEN) delete record[name];
   return record as T;
-}
-
-/** The lease is someone else's and still valid. */
-export class LeaseHeldError extends ConflictError {
-  readonly holder: string;
-  constructor(pluginId: string, holder: string, expiresAt: string) {
-    super(`${pluginId} is being changed by deployment ${holder} (lease until ${expiresAt}).`, {
-      extensions: { deployment_id: holder },
-    });
-    this.name = 'LeaseHeldError';
-    this.holder = holder;
-  }
 }
 
 export async function findInstallation(
@@ -175,31 +159,15 @@ export async function releaseLease(
   }
 }
 
-/** The installation state a revision moves to. */
-export interface InstallationState {
-  unique_identifier: string | null;
-  version: string | null;
-  package_key: string | null;
-  sha256: string | null;
-  config_sealed: string | null;
-  config_digest: string | null;
-}
-
 /**
  * Writes the installation and its new revision `expectedRevision + 1` in one transaction, only if
  * the installation is still at `expectedRevision` and the deployment holds the lease. A retry of
  * the same write finds its own revision in place and changes nothing (`already-applied`); any other
  * mismatch means someone else moved the plugin (a {@link ConflictError}).
  */
-export async function applyRevision(input: {
-  tenantId: string;
-  pluginId: string;
-  deploymentId: string;
-  expectedRevision: number;
-  state: InstallationState;
-  revision: Omit<StoredRevision, 'revision' | 'tenant_id' | 'plugin_id'>;
-  now: Date;
-}): Promise<{ result: 'applied' | 'already-applied'; revision: number }> {
+export async function applyRevision(
+  input: ApplyRevisionInput,
+): Promise<{ result: 'applied' | 'already-applied'; revision: number }> {
   const next = input.expectedRevision + 1;
   const table = mainTableName();
   const { state } = input;
@@ -253,6 +221,8 @@ export async function applyRevision(input: {
               ConditionExpression: 'attribute_not_exists(PK)',
             },
           },
+          ...timelineUpdate(input),
+          ...(input.events ?? []).map(outboxPut),
         ],
       }),
     );
@@ -272,6 +242,35 @@ export async function applyRevision(input: {
       `${input.pluginId} is no longer at revision ${input.expectedRevision} under deployment ${input.deploymentId}'s lease.`,
     );
   }
+}
+
+/** The deployment's timeline entries written with the revision (the step's own write). */
+function timelineUpdate(input: ApplyRevisionInput): Array<{
+  Update: {
+    TableName: string;
+    Key: Record<string, string>;
+    UpdateExpression: string;
+    ConditionExpression: string;
+    ExpressionAttributeNames: Record<string, string>;
+    ExpressionAttributeValues: Record<string, unknown>;
+  };
+}> {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const clauses = timelineClauses(input.steps ?? [], names, values);
+  if (clauses.length === 0) return [];
+  return [
+    {
+      Update: {
+        TableName: mainTableName(),
+        Key: { ...keys.deployment(input.tenantId, input.deploymentId) },
+        UpdateExpression: `SET ${clauses.join(', ')}`,
+        ConditionExpression: 'attribute_exists(PK)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      },
+    },
+  ];
 }
 
 export async function findRevision(

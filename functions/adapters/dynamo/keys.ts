@@ -21,6 +21,14 @@
  * | auto-upgrade alert| TENANT#<t>             | UPGRADE_ALERT#<uid>         |                          |
  * | rollout (canary)  | ROLLOUT#<uid>          | META                        |                          |
  * | sweep run         | SWEEP                  | RUN#<iso run_at>            |                          |
+ * | outbox event      | EVENT#<event_id>       | META                        | (TTL 7 days)             |
+ * | marketplace token | MKTTOKEN#<sha256>      | META                        |                          |
+ * | token (by id)     | MARKETPLACE_TOKENS     | TOKEN#<token_id>            |                          |
+ * | deprecation       | PLUGIN#<author/name>   | DEPRECATION                 |                          |
+ * | install count     | PACKAGE#<uid>          | INSTALLS                    |                          |
+ * | author signers    | AUTHOR#<author>        | SIGNERS                     |                          |
+ * | author grant      | AUTHOR#<author>        | GRANT#<t>                   |                          |
+ * | tenant's author   | TENANT#<t>             | AUTHOR#<author>             |                          |
  */
 
 export interface ItemKey {
@@ -40,6 +48,7 @@ export const keys = {
     PK: tenantId === null ? 'OPERATOR' : `TENANT#${tenantId}`,
     SK: `KEY#${keyId}`,
   }),
+  ownedKeysPartition: (tenantId: string) => ({ PK: `TENANT#${tenantId}`, skPrefix: 'KEY#' }) as const,
   keyByHash: (keyHash: string): ItemKey => ({ PK: `APIKEY#${keyHash}`, SK: META }),
   signer: (keyId: string): ItemKey => ({ PK: 'SIGNERS', SK: `SIGNER#${keyId}` }),
   signersPartition: () => ({ PK: 'SIGNERS', skPrefix: 'SIGNER#' }) as const,
@@ -101,5 +110,28 @@ export const keys = {
   /** Canary rollout of one build across tenants (wave, halt, resume). */
   rollout: (uniqueIdentifier: string): ItemKey => ({ PK: `ROLLOUT#${uniqueIdentifier}`, SK: META }),
   sweepRun: (runAt: string): ItemKey => ({ PK: 'SWEEP', SK: `RUN#${runAt}` }),
+  /** Outbox: one item per domain event, delivered from the table's stream (adapters/events.ts). */
+  outboxEvent: (eventId: string): ItemKey => ({ PK: `EVENT#${eventId}`, SK: META }),
   sweepRunsPartition: () => ({ PK: 'SWEEP', skPrefix: 'RUN#' }) as const,
+  marketplaceTokenByHash: (tokenHash: string): ItemKey => ({ PK: `MKTTOKEN#${tokenHash}`, SK: META }),
+  marketplaceToken: (tokenId: string): ItemKey => ({ PK: 'MARKETPLACE_TOKENS', SK: `TOKEN#${tokenId}` }),
+  marketplaceTokensPartition: () => ({ PK: 'MARKETPLACE_TOKENS', skPrefix: 'TOKEN#' }) as const,
+  pluginDeprecation: (pluginId: string): ItemKey => ({ PK: `PLUGIN#${pluginId}`, SK: 'DEPRECATION' }),
+  installCount: (uniqueIdentifier: string): ItemKey => ({
+    PK: `PACKAGE#${uniqueIdentifier}`,
+    SK: 'INSTALLS',
+  }),
+  /** Signers the operator bound to an author (docs/security.md). */
+  authorSigners: (author: string): ItemKey => ({ PK: `AUTHOR#${author}`, SK: 'SIGNERS' }),
+  /** An author granted to a tenant, written twice: under the author and under the tenant. */
+  authorGrant: (author: string, tenantId: string): ItemKey => ({
+    PK: `AUTHOR#${author}`,
+    SK: `GRANT#${tenantId}`,
+  }),
+  authorGrantsPartition: (author: string) => ({ PK: `AUTHOR#${author}`, skPrefix: 'GRANT#' }) as const,
+  tenantAuthor: (tenantId: string, author: string): ItemKey => ({
+    PK: `TENANT#${tenantId}`,
+    SK: `AUTHOR#${author}`,
+  }),
+  tenantAuthorsPartition: (tenantId: string) => ({ PK: `TENANT#${tenantId}`, skPrefix: 'AUTHOR#' }) as const,
 } as const;

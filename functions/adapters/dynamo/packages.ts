@@ -9,15 +9,17 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { PackageRecord, PluginSummary } from '#core/catalog.ts';
-import { ConflictError } from '#core/errors.ts';
+import type { PackageRecord, PluginSummary, Promotion } from '#core/catalog.ts';
+import { ConflictError, NotFoundError } from '#core/errors.ts';
+import type { Page } from '#core/page.ts';
+import { supersedes } from '#core/trust.ts';
 import { versionSortKey } from '#core/version.ts';
+import { batchGetItems } from './batch-get.ts';
 import { documentClientInstance, mainTableName } from './client.ts';
 import { failedTransactionItem, isConditionalFailure } from './conditions.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { keys } from './keys.ts';
 import { queryPrefixPage } from './query-page.ts';
-import type { Page } from './signers.ts';
 
 const STRIP = ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'type'] as const;
 
@@ -117,6 +119,9 @@ export async function putPackage(record: PackageRecord): Promise<PutPackageResul
         : await findPackage(record.unique_identifier);
     if (existing !== undefined && existing.sha256 === record.sha256)
       return { created: false, package: existing };
+    if (existing !== undefined && existing.unique_identifier === record.unique_identifier) {
+      if (supersedes(record, existing)) return supersedePackage(existing, record);
+    }
     throw new ConflictError(
       `${record.unique_identifier} is already published from different bytes (sha256 ${existing?.sha256 ?? 'unknown'}); ` +
         'a unique identifier pins one build.',
@@ -124,6 +129,77 @@ export async function putPackage(record: PackageRecord): Promise<PutPackageResul
   }
   await raiseLatestVersion(record.plugin_id, record.version, sortKey);
   return { created: true, package: record };
+}
+
+/**
+ * The genuine build replaces a copy (docs/security.md, "No squatting"): same identifier, hence the
+ * same files, but this one verifies with a stage signer and the catalogued one does not. The
+ * record keeps the replaced copy's sha256 and publisher; the old bytes stay stored (in-flight
+ * deployments may still read them) and their blob index keeps pointing at the identifier, so
+ * re-sending them answers the genuine record. The condition on the old sha256 makes two racing
+ * replacements serialise.
+ */
+async function supersedePackage(existing: PackageRecord, record: PackageRecord): Promise<PutPackageResult> {
+  const table = mainTableName();
+  const replaced: PackageRecord = {
+    ...record,
+    superseded: [
+      ...(existing.superseded ?? []),
+      {
+        sha256: existing.sha256,
+        signature_status: existing.signature.status,
+        publisher: existing.publisher ?? null,
+        superseded_at: record.published_at,
+      },
+    ],
+  };
+  const { manifest: _manifest, ...summary } = replaced;
+  try {
+    await documentClientInstance().send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: table,
+              Item: { ...keys.package(record.unique_identifier), type: 'package', ...replaced },
+              ConditionExpression: 'sha256 = :old',
+              ExpressionAttributeValues: { ':old': existing.sha256 },
+            },
+          },
+          {
+            Put: {
+              TableName: table,
+              Item: {
+                ...keys.blob(record.sha256),
+                type: 'blob',
+                unique_identifier: record.unique_identifier,
+              },
+              ConditionExpression: 'attribute_not_exists(PK)',
+            },
+          },
+          {
+            Put: {
+              TableName: table,
+              Item: {
+                ...keys.pluginVersion(record.plugin_id, versionSortKey(record.version), record.checksum),
+                type: 'version',
+                ...summary,
+              },
+            },
+          },
+        ],
+      }),
+    );
+  } catch (error) {
+    if (!isConditionalFailure(error)) throw error;
+    const current = await findPackage(record.unique_identifier);
+    if (current !== undefined && current.sha256 === record.sha256)
+      return { created: false, package: current };
+    throw new ConflictError(
+      `${record.unique_identifier} changed while its genuine build was being catalogued; retry.`,
+    );
+  }
+  return { created: true, package: replaced };
 }
 
 /**
@@ -193,7 +269,6 @@ export async function listPluginVersions(
   limit: number,
   cursor: string | undefined,
 ): Promise<Page<PackageRecord>> {
-  const client = documentClientInstance();
   const page = await queryPrefixPage({
     partition: keys.pluginVersionsPartition(pluginId),
     scope: `versions:${pluginId}`,
@@ -203,16 +278,10 @@ export async function listPluginVersions(
   });
   const identifiers = page.items.map((item) => item.unique_identifier as string);
   const full = new Map<string, PackageRecord>();
-  if (identifiers.length > 0) {
-    const { Responses } = await client.send(
-      new BatchGetCommand({
-        RequestItems: { [mainTableName()]: { Keys: identifiers.map((id) => keys.package(id)) } },
-      }),
-    );
-    for (const item of Responses?.[mainTableName()] ?? []) {
-      const record = toRecord(item);
-      full.set(record.unique_identifier, record);
-    }
+  // Throttling may leave keys unprocessed; batchGetItems asks again (and throws rather than drop).
+  for (const item of await batchGetItems(identifiers.map((id) => keys.package(id)))) {
+    const record = toRecord(item);
+    full.set(record.unique_identifier, record);
   }
   return {
     items: identifiers.flatMap((id) => {
@@ -221,4 +290,63 @@ export async function listPluginVersions(
     }),
     next_cursor: page.next_cursor,
   };
+}
+
+/**
+ * Marks a build stage-wide (docs/security.md). The version entry carries the full record too,
+ * since listings read visibility from it; both change in one transaction. Promoting twice keeps
+ * the first promotion.
+ */
+export async function promotePackage(uniqueIdentifier: string, promotion: Promotion): Promise<PackageRecord> {
+  const record = await findPackage(uniqueIdentifier);
+  if (record === undefined) throw new NotFoundError(`Package ${uniqueIdentifier} is not in the catalog.`);
+  if (record.promoted !== undefined) return record;
+  const update = {
+    UpdateExpression: 'SET promoted = if_not_exists(promoted, :p)',
+    ExpressionAttributeValues: { ':p': promotion },
+  };
+  await documentClientInstance().send(
+    new TransactWriteCommand({
+      TransactItems: [
+        { Update: { TableName: mainTableName(), Key: keys.package(uniqueIdentifier), ...update } },
+        {
+          Update: {
+            TableName: mainTableName(),
+            Key: keys.pluginVersion(record.plugin_id, versionSortKey(record.version), record.checksum),
+            ...update,
+          },
+        },
+      ],
+    }),
+  );
+  return { ...record, promoted: promotion };
+}
+
+/**
+ * A tenant published bytes another tenant catalogued privately first: it had the exact bytes and
+ * passed its own author and policy checks, so it may use the build too (docs/security.md).
+ */
+export async function addTenantPublisher(record: PackageRecord, tenantId: string): Promise<PackageRecord> {
+  const others = record.also_published_by ?? [];
+  if (others.includes(tenantId)) return record;
+  const update = {
+    UpdateExpression:
+      'SET also_published_by = list_append(if_not_exists(also_published_by, :empty), :tenant)',
+    ExpressionAttributeValues: { ':empty': [], ':tenant': [tenantId] },
+  };
+  await documentClientInstance().send(
+    new TransactWriteCommand({
+      TransactItems: [
+        { Update: { TableName: mainTableName(), Key: keys.package(record.unique_identifier), ...update } },
+        {
+          Update: {
+            TableName: mainTableName(),
+            Key: keys.pluginVersion(record.plugin_id, versionSortKey(record.version), record.checksum),
+            ...update,
+          },
+        },
+      ],
+    }),
+  );
+  return { ...record, also_published_by: [...others, tenantId] };
 }

@@ -4,13 +4,9 @@
  * `{items, next_cursor}` shape live in one place.
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Page } from '#core/page.ts';
 import { documentClientInstance, mainTableName } from './client.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-
-export interface Page<T> {
-  items: T[];
-  next_cursor: string | null;
-}
 
 export interface PrefixPageRequest {
   partition: { PK: string; skPrefix: string };

@@ -1,7 +1,10 @@
-import { ConflictError } from '#core/errors.ts';
-import { putIfAbsent } from './conditions.ts';
+import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { ConflictError, NotFoundError } from '#core/errors.ts';
+import type { Page } from '#core/page.ts';
+import { documentClientInstance, mainTableName } from './client.ts';
+import { isConditionalFailure, putIfAbsent } from './conditions.ts';
 import { keys } from './keys.ts';
-import { type Page, queryPrefixPage } from './query-page.ts';
+import { queryPrefixPage } from './query-page.ts';
 
 export interface Signer {
   key_id: string;
@@ -9,8 +12,6 @@ export interface Signer {
   description: string | null;
   created_at: string;
 }
-
-export type { Page } from './query-page.ts';
 
 export async function createSigner(signer: Signer): Promise<Signer> {
   const created = await putIfAbsent({ ...keys.signer(signer.key_id), type: 'signer', ...signer });
@@ -42,4 +43,30 @@ export async function loadAllSigners(): Promise<Signer[]> {
     cursor = page.next_cursor ?? undefined;
   } while (cursor !== undefined);
   return all;
+}
+
+/**
+ * Removes a trusted signer: packages signed only by it no longer verify at the next publish or
+ * deploy check (already catalogued packages keep their recorded signature status).
+ */
+export async function deleteSigner(keyId: string): Promise<void> {
+  try {
+    await documentClientInstance().send(
+      new DeleteCommand({
+        TableName: mainTableName(),
+        Key: keys.signer(keyId),
+        ConditionExpression: 'attribute_exists(PK)',
+      }),
+    );
+  } catch (error) {
+    if (isConditionalFailure(error)) throw new NotFoundError(`Signer "${keyId}" does not exist.`);
+    throw error;
+  }
+}
+
+export async function findSigner(keyId: string): Promise<Signer | undefined> {
+  const { Item } = await documentClientInstance().send(
+    new GetCommand({ TableName: mainTableName(), Key: keys.signer(keyId) }),
+  );
+  return Item === undefined ? undefined : toSigner(Item);
 }

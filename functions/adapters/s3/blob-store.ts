@@ -15,8 +15,8 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { getConfig } from '#config/runtime-config.ts';
 import { NotFoundError, PackageTooLargeError } from '#core/errors.ts';
-import { getConfig } from '#shared/config.ts';
 
 let client: S3Client | undefined;
 

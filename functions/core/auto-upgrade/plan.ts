@@ -2,6 +2,9 @@
  * Which installed plugins of a tenant the sweep upgrades, and why it leaves the others alone.
  * Pure: the sweep loads installations, catalog versions and failure counts, this decides.
  */
+
+import type { PluginDeprecation } from '#core/marketplace/declaration.ts';
+import { preferredBuild } from '#core/marketplace/latest.ts';
 import { parseUniqueIdentifier } from '#core/unique-identifier.ts';
 import { compareVersions, pickUpgradeCandidate } from '#core/version.ts';
 import type { AutoUpgradeSettings } from './settings.ts';
@@ -17,6 +20,8 @@ export const SKIP_REASONS = [
   'held',
   'prerelease-only',
   'retries-exhausted',
+  /** An operator deprecated the plugin (Dify's marketplace `status: deleted`): never upgraded to. */
+  'deprecated',
   // Decided by the sweep, not by the planner:
   /** Another deployment holds the plugin (409); tried again at the next run. */
   'busy',
@@ -43,6 +48,8 @@ export interface InstalledPlugin {
 export interface CatalogVersion {
   version: string;
   unique_identifier: string;
+  /** When the build was published: of several builds of one version, the first published wins. */
+  published_at?: string | undefined;
 }
 
 export interface PlanAutoUpgradesInput {
@@ -52,10 +59,13 @@ export interface PlanAutoUpgradesInput {
   >;
   installed: readonly InstalledPlugin[];
   /**
-   * Catalogued builds per plugin id. When one version has several builds, the first listed wins,
-   * so pass them in preference order (e.g. newest published first).
+   * Catalogued builds per plugin id. When one version has several builds, the one that stands for
+   * the version is chosen by the marketplace's rule (`core/marketplace/latest.ts`: first
+   * published; without `published_at`, the first listed).
    */
   catalog: ReadonlyMap<string, readonly CatalogVersion[]>;
+  /** Plugins an operator deprecated; the sweep never upgrades them. */
+  deprecations?: ReadonlyMap<string, Pick<PluginDeprecation, 'reason' | 'alternative_plugin_id'>>;
   /** Failed auto-upgrade attempts per target unique identifier. */
   failures: ReadonlyMap<string, number>;
 }
@@ -93,6 +103,7 @@ export interface AutoUpgradePlan {
  *    major.minor, higher patch; `latest`: highest newer) — never a lower or equal version. None:
  *    `prerelease-only` when only pre-releases are newer and the tenant did not opt in, else
  *    `up-to-date`;
+ *    (An operator-deprecated plugin is skipped as `deprecated` before any candidate is chosen.)
  * 4. `held` when a hold rules out every candidate (see {@link InstalledPlugin.hold});
  * 5. `retries-exhausted` when the chosen target already failed {@link MAX_AUTO_UPGRADE_ATTEMPTS}
  *    times.
@@ -126,6 +137,18 @@ export function planAutoUpgrades(input: PlanAutoUpgradesInput): AutoUpgradePlan 
       skip('excluded');
       continue;
     }
+    const deprecation = input.deprecations?.get(installed.plugin_id);
+    if (deprecation !== undefined) {
+      const alternative = deprecation.alternative_plugin_id
+        ? ` Switch to ${deprecation.alternative_plugin_id} instead.`
+        : '';
+      plan.skipped.push({
+        plugin_id: installed.plugin_id,
+        reason: 'deprecated',
+        detail: `${installed.plugin_id} is deprecated: ${deprecation.reason}${alternative}`,
+      });
+      continue;
+    }
     const builds = input.catalog.get(installed.plugin_id) ?? [];
     const strategy = settings.strategy_setting;
     const allowPrerelease = settings.allow_prerelease;
@@ -150,8 +173,9 @@ export function planAutoUpgrades(input: PlanAutoUpgradesInput): AutoUpgradePlan 
       }
       target = allowed;
     }
-    const build = builds.find(
-      (candidate) => candidate.version === target && candidate.unique_identifier !== held,
+    const build = preferredBuild(
+      builds.filter((candidate) => candidate.unique_identifier !== held),
+      target,
     );
     if (build === undefined) {
       skip('held', held);

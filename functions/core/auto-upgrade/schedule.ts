@@ -244,3 +244,16 @@ export function sweepWindow(at: Date): SweepWindow {
   const start = end - WINDOW_MS;
   return { start: new Date(start), end: new Date(end), slot: slotOf(start) };
 }
+
+/**
+ * How far from the present an operator sweep may run "as if" (docs/security.md). Such a sweep
+ * re-indexes the tenants it evaluates from its own window, exactly like a real sweep at that
+ * instant: a tenant's next real run moves to its first slot after `at`. Bounding `at` bounds that
+ * effect to a week (a `9999-…` sweep used to turn auto-upgrade off for good).
+ */
+export const MAX_SWEEP_SKEW_MS = 7 * DAY_MS;
+
+/** Whether an operator sweep may run as if at `at`: within {@link MAX_SWEEP_SKEW_MS} of `now`. */
+export function isSweepInstantAllowed(at: Date, now: Date): boolean {
+  return Math.abs(at.getTime() - now.getTime()) <= MAX_SWEEP_SKEW_MS;
+}

@@ -2,7 +2,7 @@
  * Auto-upgrade settings of a tenant, in Dify's shape (`TenantPluginAutoUpgradeStrategy`:
  * `strategy_setting`, `upgrade_time_of_day`, `upgrade_mode`, `include_plugins`, `exclude_plugins`)
  * plus two pluginops fields: `timezone` (Dify always assumes UTC) and `allow_prerelease` (the
- * opt-in DESIGN.md §2 asks for; pre-releases are never picked without it).
+ * opt-in docs/design.md#packages-and-identity asks for; pre-releases are never picked without it).
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';

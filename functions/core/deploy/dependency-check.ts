@@ -1,7 +1,7 @@
 /**
- * Dependency integrity (DESIGN §7, Verify): every dependency a package declares is met by what the
- * tenant will run once the plan is applied. Pure: the caller passes the package's declared
- * dependencies and the tenant's resulting set of packages.
+ * Dependency integrity (Verify, docs/design.md#deploy-workflow): every dependency a package
+ * declares is met by what the tenant will run once the plan is applied. Pure: the caller passes the
+ * package's declared dependencies and the tenant's resulting set of packages.
  */
 import semver from 'semver';
 import { DependencySchema, type ManifestDependency } from '#core/manifest.ts';

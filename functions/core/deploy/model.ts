@@ -53,6 +53,8 @@ export interface DeploymentStep {
 export interface DeploymentTarget {
   unique_identifier?: string;
   plugin_id?: string;
+  /** install/upgrade by range (`^1.2`, `*`): Resolve picks the build and records it in the plan. */
+  version?: string;
   to_revision?: number;
 }
 
@@ -81,8 +83,18 @@ export interface PlanStep {
 
 export interface DeploymentPlan {
   steps: PlanStep[];
-  /** Install order (dependencies first); one plugin per deployment today. */
+  /** Install order (dependencies first). */
   order: string[];
+  /**
+   * The installations the plan was made against: revision (0 = never installed) of every plugin
+   * it changes or relies on. Acquire confirms them under the lease; any difference sends the run
+   * back to Resolve and Verify.
+   */
+  basis?: Record<string, number>;
+  /** Set by Resolve when the plan is final for this run (the one Verify judges and Apply applies). */
+  frozen_at?: string;
+  /** Unique identifiers fetched from their sources to make this plan (Resolve only). */
+  fetched?: string[];
 }
 
 export interface Approval {
@@ -108,6 +120,11 @@ export interface Deployment {
   allow_downgrade: boolean;
   /** uninstall: proceed even though other installed plugins depend on this one. */
   force?: boolean;
+  /**
+   * Resolve may fetch missing dependencies from their sources (publishing them to the catalog):
+   * only when the requester held `packages:write` (or is the system itself).
+   */
+  may_fetch?: boolean;
   /** True when the request carried a config (kept sealed; never returned). */
   has_config: boolean;
   /** SHA-256 of the request's canonical config JSON, when it carried one. */

@@ -166,3 +166,35 @@ export function desiredStateGeneration(revisions: Iterable<number>): number {
   for (const revision of revisions) total += revision;
   return total;
 }
+
+/**
+ * The basis of a plan: the revision (0 = never installed) of every plugin in `pluginIds` as the
+ * plan found it.
+ *
+ * @example planBasis(['a/b', 'c/d'], [{ plugin_id: 'a/b', revision: 3 }]) // { 'a/b': 3, 'c/d': 0 }
+ */
+export function planBasis(
+  pluginIds: Iterable<string>,
+  installations: ReadonlyArray<{ plugin_id: string; revision: number }>,
+): Record<string, number> {
+  const revisions = new Map(installations.map((item) => [item.plugin_id, item.revision]));
+  const basis: Record<string, number> = {};
+  for (const pluginId of [...new Set(pluginIds)].sort()) basis[pluginId] = revisions.get(pluginId) ?? 0;
+  return basis;
+}
+
+/**
+ * The plugins whose revision moved since the basis was taken: empty when the plan still holds.
+ *
+ * @example basisChanges({ 'a/b': 3 }, [{ plugin_id: 'a/b', revision: 4 }]) // ['a/b']
+ */
+export function basisChanges(
+  basis: Readonly<Record<string, number>>,
+  installations: ReadonlyArray<{ plugin_id: string; revision: number }>,
+): string[] {
+  const now = planBasis(Object.keys(basis), installations);
+  return Object.keys(basis).filter((pluginId) => now[pluginId] !== basis[pluginId]);
+}
+
+/** How often one run may go back from Acquire to Resolve before it gives up (a busy tenant). */
+export const MAX_REPLANS = 3;

@@ -1,8 +1,8 @@
 /**
- * The Verify step's rules (DESIGN §7): what must hold before a package may reach a tenant.
- * Pure: the caller gathers the facts (the stored package record, a fresh inspection of the stored
- * bytes, the tenant's effective policy, what is installed) and gets every check's verdict back;
- * {@link assertVerified} turns the first failed check into its problem.
+ * The Verify step's rules (docs/design.md#deploy-workflow): what must hold before a package may
+ * reach a tenant. Pure: the caller gathers the facts (the stored package record, a fresh
+ * inspection of the stored bytes, the tenant's effective policy, what is installed) and gets every
+ * check's verdict back; {@link assertVerified} turns the first failed check into its problem.
  */
 import type { PackageRecord } from '#core/catalog.ts';
 import { ProblemError, type ProblemSlug } from '#core/errors.ts';

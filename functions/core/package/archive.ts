@@ -220,16 +220,16 @@ function planEntries(raw: yauzl.Entry[], packageBytes: number, options: ReadArch
   if (!names.has(MANIFEST_FILE)) {
     throw new InvalidPackageError(`The package has no ${MANIFEST_FILE} at its root.`);
   }
-  if (!names.has(README_FILE)) {
-    throw new InvalidPackageError(`The package has no ${README_FILE} at its root.`);
-  }
+  // README.md is optional: Dify's decoder installs packages without one (its own test packages
+  // have none) and only reads it for display.
   options.checkNames?.(names);
   return planned;
 }
 
 function checkTotal(limits: PackageLimits, total: number, packageBytes: number, verb: string): void {
   if (total > limits.maxUnpackedBytes) {
-    throw new UnsafeArchiveError(
+    // The daemon applies MAX_PLUGIN_PACKAGE_SIZE to the unpacked total too.
+    throw new PackageTooLargeError(
       `The archive ${verb} more than ${formatBytes(limits.maxUnpackedBytes)} of content once unpacked.`,
     );
   }

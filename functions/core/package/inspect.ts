@@ -6,10 +6,13 @@
 
 import { type FieldError, InvalidManifestError, InvalidPackageError } from '#core/errors.ts';
 import { type Manifest, PLUGIN_KINDS, parseManifest } from '#core/manifest.ts';
+import { checkPep440Versions } from '#core/pep440.ts';
+import { derivePluginCategory, type PluginCategory } from '#core/plugin-category.ts';
 import { formatUniqueIdentifier, pluginIdOf } from '#core/unique-identifier.ts';
 import { type ArchiveContents, MANIFEST_FILE, readArchive } from './archive.ts';
 import type { ByteSource } from './byte-source.ts';
 import { computeDifyChecksum } from './checksum.ts';
+import { checkDeclarations, isDeclarationCandidate } from './declarations.ts';
 import { type PackageLimits, resolvePackageLimits } from './limits.ts';
 import {
   type Keyring,
@@ -44,6 +47,8 @@ export interface InspectedPackage {
   /** Sum of the inflated entry sizes. */
   readonly unpackedSize: number;
   readonly manifest: Manifest;
+  /** Dify's category: tool > model > datasource > agent-strategy > trigger > extension. */
+  readonly category: PluginCategory;
   readonly signature: SignatureResult;
 }
 
@@ -72,7 +77,9 @@ export async function inspectPackage(source: ByteSource, options: InspectOptions
   const archive: ArchiveContents = await readArchive(source, {
     limits,
     collect: (name, size) =>
-      name === MANIFEST_FILE || (name === VERIFICATION_FILE && size <= MAX_VERIFICATION_FILE_BYTES),
+      name === MANIFEST_FILE ||
+      (name === VERIFICATION_FILE && size <= MAX_VERIFICATION_FILE_BYTES) ||
+      isDeclarationCandidate(name, size),
     rawSha256:
       options.workerThresholdBytes === undefined
         ? {}
@@ -86,6 +93,8 @@ export async function inspectPackage(source: ByteSource, options: InspectOptions
   }
   const manifest: Manifest = parseManifest(decodeManifest(contentOf(archive, MANIFEST_FILE)));
   checkReferencedFiles(manifest, new Set(archive.entries.map((entry) => entry.name)));
+  checkPep440Versions(manifest);
+  checkDeclarations(manifest, new Map(archive.entries.map((entry) => [entry.name, entry.content])));
 
   const checksum = computeDifyChecksum(archive.entries);
   const signature = verifyPackageSignature(
@@ -107,6 +116,7 @@ export async function inspectPackage(source: ByteSource, options: InspectOptions
     entries: archive.entries.length,
     unpackedSize: archive.unpackedSize,
     manifest,
+    category: derivePluginCategory(manifest),
     signature,
   };
 }

@@ -1,5 +1,5 @@
 /**
- * Size caps for reading untrusted packages (DESIGN §9). Every cap is checked twice: against the
+ * Size caps for reading untrusted packages (docs/design.md#security). Every cap is checked twice: against the
  * sizes the central directory declares (before a single byte is inflated) and against the bytes
  * actually produced while streaming, so a header that lies about its sizes gets no further than
  * its first excess inflate chunk.
@@ -29,10 +29,10 @@ export interface PackageLimits {
   readonly compressionRatioFloorBytes: number;
 }
 
-/** The defaults from DESIGN §9. */
+/** The defaults from docs/design.md#security. */
 export const DEFAULT_PACKAGE_LIMITS: PackageLimits = Object.freeze({
   maxPackageBytes: 50 * MiB,
-  maxUnpackedBytes: 500 * MiB,
+  maxUnpackedBytes: 50 * MiB,
   maxEntries: 10_000,
   maxManifestBytes: 256 * KiB,
   maxCompressionRatio: 100,

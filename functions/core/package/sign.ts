@@ -83,13 +83,20 @@ export async function signPackage(source: ByteSource, options: SignPackageOption
 }
 
 export interface SigningKeyPair {
-  /** PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`). Keep it secret. */
+  /** `RSA PRIVATE KEY` (PKCS#1, default) or `PRIVATE KEY` (PKCS#8) PEM. Keep it secret. */
   readonly privateKeyPem: string;
-  /** SPKI PEM (`-----BEGIN PUBLIC KEY-----`), for keyrings and Dify's third-party key setting. */
+  /** `RSA PUBLIC KEY` (PKCS#1, default) or `PUBLIC KEY` (SPKI) PEM, for keyrings and Dify. */
   readonly publicKeyPem: string;
 }
 
 const generateRsaKeyPair = promisify(generateKeyPair);
+
+/**
+ * PEM layouts for new keys. Dify's plugin daemon loads only PKCS#1 (`RSA PUBLIC KEY` /
+ * `RSA PRIVATE KEY`, dify-plugin-daemon `internal/utils/encryption/rsa.go`), and one unreadable
+ * third-party key makes it treat every plugin as unverified, so PKCS#1 is the default.
+ */
+export type KeyEncoding = 'pkcs1' | 'pkcs8';
 
 /**
  * A new RSA key pair for signing packages (Dify's CLI uses 4096 bits).
@@ -97,13 +104,16 @@ const generateRsaKeyPair = promisify(generateKeyPair);
  * @example
  * const { privateKeyPem, publicKeyPem } = await generateSigningKeyPair();
  */
-export async function generateSigningKeyPair(bits = 4096): Promise<SigningKeyPair> {
+export async function generateSigningKeyPair(
+  bits = 4096,
+  encoding: KeyEncoding = 'pkcs1',
+): Promise<SigningKeyPair> {
   if (!Number.isInteger(bits) || bits < 2048)
     throw new RangeError(`RSA keys need at least 2048 bits, got ${bits}`);
   const { privateKey, publicKey } = await generateRsaKeyPair('rsa', {
     modulusLength: bits,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: encoding === 'pkcs1' ? 'pkcs1' : 'spki', format: 'pem' },
+    privateKeyEncoding: { type: encoding === 'pkcs1' ? 'pkcs1' : 'pkcs8', format: 'pem' },
   });
   return { privateKeyPem: privateKey, publicKeyPem: publicKey };
 }

@@ -10,6 +10,7 @@
  */
 
 import { constants, createPublicKey, type KeyObject, verify } from 'node:crypto';
+import { diagnoseSignatureFailure, type SignatureFailure } from './signature-diagnosis.ts';
 
 /** The file Dify's signer appends as the last entry; its content is covered by the signature. */
 export const VERIFICATION_FILE = '.verification.dify.json';
@@ -35,6 +36,11 @@ export interface SignatureResult {
   readonly authorizedCategory?: AuthorizedCategory;
   /** Why the package is `unsigned` or `invalid`, for humans. */
   readonly reason?: string;
+  /**
+   * Why an `invalid` signature failed: no trusted key was given, a key we do not trust signed it,
+   * a trusted key signed other content (`tampered`), or the signature is unreadable.
+   */
+  readonly failure?: SignatureFailure | 'malformed';
 }
 
 /** What verification needs from the archive pass. */
@@ -132,6 +138,7 @@ export function verifyPackageSignature(input: SignatureInput, keyring: Keyring):
   if (comment.kind === 'malformed') {
     return {
       status: 'invalid',
+      failure: 'malformed',
       reason: comment.reason,
       ...(comment.signedAt ? { signedAt: comment.signedAt } : {}),
     };
@@ -140,13 +147,24 @@ export function verifyPackageSignature(input: SignatureInput, keyring: Keyring):
   const message = buildSignedMessage(input.digests, comment.time);
   const signer = keyring.find(({ publicKey }) => verifiesWith(publicKey, message, comment.signature));
   if (signer === undefined) {
-    return { status: 'invalid', signedAt, reason: 'No trusted signing key validates the signature.' };
+    const failure = diagnoseSignatureFailure(message, comment.signature, keyring);
+    return { status: 'invalid', failure, signedAt, reason: FAILURE_REASONS[failure] };
   }
-  if (input.verificationFile === undefined) return { status: 'verified', keyId: signer.keyId, signedAt };
+  // Dify (dify-plugin-daemon `pkg/plugin_packager/decoder/zip.go`, `Verification`: "historical
+  // reason that all plugins are signed by langgenius") treats a verified package without
+  // a verification file as its own: category `langgenius`.
+  if (input.verificationFile === undefined) {
+    return { status: 'verified', keyId: signer.keyId, signedAt, authorizedCategory: 'langgenius' };
+  }
   // Dify refuses a package whose verification file it cannot parse, even with a good signature.
   const category = parseVerificationFile(input.verificationFile);
   if (category === 'malformed') {
-    return { status: 'invalid', signedAt, reason: `${VERIFICATION_FILE} is not a JSON object.` };
+    return {
+      status: 'invalid',
+      failure: 'malformed',
+      signedAt,
+      reason: `${VERIFICATION_FILE} is not a JSON object.`,
+    };
   }
   return {
     status: 'verified',
@@ -155,6 +173,12 @@ export function verifyPackageSignature(input: SignatureInput, keyring: Keyring):
     ...(category ? { authorizedCategory: category } : {}),
   };
 }
+
+const FAILURE_REASONS: Record<SignatureFailure, string> = {
+  'no-trusted-keys': 'No trusted signing key was given, so the signature could not be checked.',
+  'unknown-signer': 'The package is signed by a key that is not trusted.',
+  tampered: 'A trusted key signed different content: the package was changed after signing.',
+};
 
 function verifiesWith(publicKey: string | KeyObject, message: Buffer, signature: Buffer): boolean {
   try {

@@ -1,6 +1,7 @@
 /**
- * Dependency resolution (DESIGN §6): which version of every required plugin to install, and in
- * which order. Pure: candidates come through a port; nothing here touches the network or a clock.
+ * Dependency resolution (docs/design.md#dependencies): which version of every required plugin to
+ * install, and in which order. Pure: candidates come through a port; nothing here touches the
+ * network or a clock.
  */
 import { ValidationError } from '#core/errors.ts';
 import type { ManifestDependency } from '#core/manifest.ts';

@@ -1,4 +1,4 @@
-/** The resolver's port and data shapes (DESIGN §6). The resolver itself does no I/O. */
+/** The resolver's port and data shapes (docs/design.md#dependencies). The resolver itself does no I/O. */
 
 /** Where the resolver gets candidates from: the catalog, or a fake in tests. */
 export interface CandidatePort {

@@ -3,29 +3,18 @@
  * route, path and caller, so two tenants can use the same header value; the body is the payload
  * checked on replay (same key + other body → 422 `idempotency-key-reused`). Without the header
  * the request simply runs. Errors are never cached: Powertools deletes the in-progress record
- * in `onError`, and the problem middleware (outside this one) then shapes the response.
+ * in `onError`, and the problem middleware (outside this one) then shapes the response. The
+ * persistence layer (a DynamoDB table on AWS and locally) is handed in where the app is assembled.
  */
 import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { makeHandlerIdempotent } from '@aws-lambda-powertools/idempotency/middleware';
+import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { dynamoClient } from '#adapters/dynamo/client.ts';
 import { ProblemError } from '#core/errors.ts';
-import { getConfig } from '#shared/config.ts';
 
 const KEY_EXPRESSION =
   'headers."idempotency-key" && [requestContext.routeKey, rawPath, requestContext.authorizer.pluginops.key_id, headers."idempotency-key"]';
-
-let persistence: DynamoDBPersistenceLayer | undefined;
-
-function persistenceStore(): DynamoDBPersistenceLayer {
-  persistence ??= new DynamoDBPersistenceLayer({
-    tableName: getConfig().idempotencyTable,
-    awsSdkV3Client: dynamoClient(),
-  });
-  return persistence;
-}
 
 type Middleware = MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>;
 
@@ -38,9 +27,9 @@ function assertKeyShape(event: APIGatewayProxyEventV2): void {
   }
 }
 
-export function idempotency(): Middleware {
+export function idempotency(persistenceStore: BasePersistenceLayer): Middleware {
   const inner = makeHandlerIdempotent({
-    persistenceStore: persistenceStore(),
+    persistenceStore,
     config: new IdempotencyConfig({
       eventKeyJmesPath: KEY_EXPRESSION,
       payloadValidationJmesPath: 'body',
@@ -51,15 +40,34 @@ export function idempotency(): Middleware {
   return {
     before: async (request) => {
       assertKeyShape(request.event);
+      let replay: unknown;
       try {
-        return await inner.before(request);
+        replay = await inner.before(request);
       } catch (error) {
         throw translate(error);
       }
+      if (replay === undefined) markOwner(request);
+      return replay;
     },
     after: inner.after,
-    onError: inner.onError,
+    // Only the request that wrote the in-progress record may delete it: a request refused as
+    // `idempotency-in-progress` (or `idempotency-key-reused`) fails here too, and deleting then
+    // would let the next duplicate run the operation a second time.
+    onError: async (request) => {
+      if (isOwner(request)) await inner.onError(request);
+    },
   };
+}
+
+/** The requests (middy request objects) that wrote their key's in-progress record. */
+const owners = new WeakSet<object>();
+
+function markOwner(request: object): void {
+  owners.add(request);
+}
+
+function isOwner(request: object): boolean {
+  return owners.has(request);
 }
 
 function translate(error: unknown): unknown {

@@ -14,8 +14,8 @@ import {
   type RuntimeHostOptions,
   runtimeHost,
 } from '#adapters/runtime-host.ts';
+import { resetConfigCache } from '#config/runtime-config.ts';
 import { ValidationError } from '#core/errors.ts';
-import { resetConfigCache } from '#shared/config.ts';
 
 const TENANT = 'acme';
 const PLUGIN = 'langgenius/demo';

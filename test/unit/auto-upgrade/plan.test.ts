@@ -132,6 +132,48 @@ describe('strategies', () => {
       uid(TOOL, '1.2.4', 'resigned'),
     );
   });
+
+  it('takes the first published build of a version, as the marketplace serves it', () => {
+    const catalog = new Map([
+      [
+        TOOL,
+        [
+          {
+            version: '1.2.4',
+            unique_identifier: uid(TOOL, '1.2.4', 'b'),
+            published_at: '2026-02-01T00:00:00Z',
+          },
+          {
+            version: '1.2.4',
+            unique_identifier: uid(TOOL, '1.2.4', 'a'),
+            published_at: '2026-01-01T00:00:00Z',
+          },
+        ],
+      ],
+    ]);
+    expect(plan({}, { installed: [installed(TOOL, '1.2.3')], catalog }).upgrade[0]?.to).toBe(
+      uid(TOOL, '1.2.4', 'a'),
+    );
+  });
+});
+
+describe('deprecation', () => {
+  it('never upgrades a deprecated plugin and says why', () => {
+    const result = plan(
+      { strategy_setting: 'latest' },
+      {
+        deprecations: new Map([[TOOL, { reason: 'Unmaintained.', alternative_plugin_id: 'acme/tool2' }]]),
+      },
+    );
+    expect(targets(result)).toEqual({ [OTHER]: '0.1.1' });
+    expect(result.skipped).toEqual([
+      {
+        plugin_id: TOOL,
+        reason: 'deprecated',
+        detail: 'acme/tool is deprecated: Unmaintained. Switch to acme/tool2 instead.',
+      },
+    ]);
+  });
 });
 
 describe('modes', () => {

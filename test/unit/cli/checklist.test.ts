@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Deployment, PackageRecord, TenantPolicy } from '#cli/api-types.ts';
 import { type ChecklistInput, checklistFailed, evaluateChecklist } from '#cli/checklist.ts';
 import { formatTimeOfDay, parseTimeOfDay } from '#cli/commands/auto-upgrade.ts';
-import { parseTarget, planRejects } from '#cli/commands/plan.ts';
+import { parseTarget, plannedIdentifier, planRejects } from '#cli/commands/plan.ts';
 
 const UID = `acme/demo:1.0.0@${'c'.repeat(64)}`;
 const pkg: PackageRecord = {
@@ -79,7 +79,10 @@ describe('evaluateChecklist', () => {
       current: { installation, lastDeployment: { ...lastDeployment, steps: [] } },
     });
     expect(items.filter((item) => item.status === 'fail').map((item) => [item.id, item.detail])).toEqual([
-      ['trusted_source', 'source "github" is not allowed by the tenant (allowed: package, marketplace)'],
+      [
+        'trusted_source',
+        'source "github" is not allowed by the tenant (allowed: package, marketplace); publisher not recorded',
+      ],
       ['signature_verified', 'signed by "stranger", which the tenant does not trust (release)'],
       ['dependencies_complete', 'package acme/base: not in the catalog'],
       ['permissions_reasonable', "beyond the tenant's ceiling: model.enabled, model.llm"],
@@ -87,6 +90,27 @@ describe('evaluateChecklist', () => {
       ['config_backed_up', 'deployment 01HX has no Snapshot step'],
     ]);
     expect(checklistFailed(items)).toBe(true);
+  });
+
+  it('names who published the build in the trusted-source item', () => {
+    const byTenant = evaluateChecklist({
+      package: {
+        ...pkg,
+        publisher: { kind: 'tenant', tenant_id: 'acme', key_id: 'key_1', source: 'package' },
+        promoted: { key_id: 'key_op', promoted_at: '2026-01-01T00:00:00Z' },
+      },
+      policy,
+      dependencies: { via: 'catalog', findings: [] },
+      current: { installation, lastDeployment },
+    }).find((item) => item.id === 'trusted_source');
+    expect(byTenant?.detail).toContain('published by tenant acme (key key_1), promoted stage-wide');
+    const byOperator = evaluateChecklist({
+      package: { ...pkg, publisher: { kind: 'operator', tenant_id: null, key_id: null, source: 'drop' } },
+      policy,
+      dependencies: { via: 'catalog', findings: [] },
+      current: { installation, lastDeployment },
+    }).find((item) => item.id === 'trusted_source');
+    expect(byOperator?.detail).toContain('published by the operator (via drop)');
   });
 
   it('what cannot be read becomes manual, not a failure; nothing installed needs no backup', () => {
@@ -144,5 +168,50 @@ describe('argument parsing', () => {
     expect(
       planRejects({ checks: [{ unique_identifier: UID, ok: true, dependencies: { status: 'pass' } }] }),
     ).toEqual([]);
+  });
+});
+
+describe('checklist signature_verified agrees with the server Verify', () => {
+  const item = (input: Partial<ChecklistInput>) =>
+    evaluateChecklist({
+      package: pkg,
+      policy,
+      dependencies: { via: 'catalog', findings: [] },
+      current: { installation: undefined, lastDeployment: undefined },
+      ...input,
+    }).find((entry) => entry.id === 'signature_verified');
+
+  it('passes an unsigned package as "not required" on a tenant that does not require signatures', () => {
+    expect(
+      item({
+        package: { ...pkg, signature: { status: 'unsigned' } },
+        policy: { ...policy, require_signature: false },
+      }),
+    ).toMatchObject({ status: 'pass', automatic: true, detail: 'not required (package is unsigned)' });
+  });
+
+  it('still fails an unsigned package where the tenant requires signatures', () => {
+    expect(item({ package: { ...pkg, signature: { status: 'unsigned' } } })).toMatchObject({
+      status: 'fail',
+      detail: 'the package is unsigned and the tenant requires signatures',
+    });
+  });
+});
+
+describe('plannedIdentifier', () => {
+  const chosen = `acme/demo:1.2.0@${'a'.repeat(64)}`;
+  const plan = {
+    kind: 'plan' as const,
+    plan: { steps: [{ plugin_id: 'acme/demo', action: 'install', unique_identifier: chosen }] },
+  };
+
+  it('judges the build the server plan chose for a range target', () => {
+    expect(plannedIdentifier('acme/demo@^1.2', plan)).toBe(chosen);
+  });
+
+  it('keeps an exact identifier as given, and has no answer without a plan', () => {
+    expect(plannedIdentifier(UID, plan)).toBe(UID);
+    expect(plannedIdentifier('acme/demo@^1.2', { kind: 'unavailable', reason: 'old stage' })).toBeUndefined();
+    expect(plannedIdentifier('acme/other@^1', plan)).toBeUndefined();
   });
 });

@@ -49,7 +49,7 @@ describe('CatalogCandidatePort', () => {
       record('a/x', '1.0.0', [], 2),
       record('a/x', '0.9.0', [], 3),
     ]);
-    const port = new CatalogCandidatePort({ listPage: catalog });
+    const port = new CatalogCandidatePort({ tenantId: null, listPage: catalog });
     const candidates = await port.versionsOf('a/x');
     expect(candidates.map((c) => c.version)).toEqual(['2.0.0', '1.0.0', '0.9.0']);
     expect(catalog.calls).toEqual(['a/x#', 'a/x#1', 'a/x#2']);
@@ -62,7 +62,10 @@ describe('CatalogCandidatePort', () => {
 
   it('without a fetcher a github dependency stands for a plugin the catalog lacks', async () => {
     const github = { type: 'github', repo: 'acme/tool', release: 'v1', package: 'tool.difypkg' };
-    const port = new CatalogCandidatePort({ listPage: pagedCatalog([record('a/x', '1.0.0', [github])]) });
+    const port = new CatalogCandidatePort({
+      tenantId: null,
+      listPage: pagedCatalog([record('a/x', '1.0.0', [github])]),
+    });
     const error = await resolveDependencies(port, {
       roots: [{ pluginId: 'a/x', range: '*' }],
       installed: new Map(),
@@ -88,7 +91,7 @@ describe('CatalogCandidatePort', () => {
     };
     const github = { type: 'github', repo: 'acme/tool', release: 'v3', package: 'tool.difypkg' };
     catalog.push(record('a/x', '2.0.0', [github], 1), record('a/x', '1.0.0', [github], 2));
-    const port = new CatalogCandidatePort({ listPage: pagedCatalog(catalog), fetcher });
+    const port = new CatalogCandidatePort({ tenantId: null, listPage: pagedCatalog(catalog), fetcher });
     const resolution = await resolveDependencies(port, {
       roots: [{ pluginId: 'a/x', range: '^2' }],
       installed: new Map(),
@@ -118,7 +121,7 @@ describe('CatalogCandidatePort', () => {
         return wanted;
       },
     };
-    const port = new CatalogCandidatePort({ listPage: pagedCatalog(catalog), fetcher });
+    const port = new CatalogCandidatePort({ tenantId: null, listPage: pagedCatalog(catalog), fetcher });
     const resolution = await resolveDependencies(port, {
       roots: [{ pluginId: 'a/x', range: '*' }],
       installed: new Map(),
@@ -126,6 +129,7 @@ describe('CatalogCandidatePort', () => {
     expect(resolution.order.map((c) => c.pluginId)).toEqual(['m/lib', 'a/x']);
 
     const stingy = new CatalogCandidatePort({
+      tenantId: null,
       listPage: pagedCatalog([
         record('a/x', '1.0.0', [{ type: 'package', unique_identifier: `m/other:1.0.0@${sum(77)}` }]),
       ]),
@@ -151,6 +155,7 @@ describe('CatalogCandidatePort', () => {
     };
     const github = { type: 'github', repo: 'acme/deep', release: 'v1', package: 'deep.difypkg' };
     const port = new CatalogCandidatePort({
+      tenantId: null,
       listPage: pagedCatalog([record('a/x', '1.0.0', [github])]),
       fetcher,
       maxDepth: 0,

@@ -14,7 +14,7 @@ import {
   WorkflowEngineUnavailableError,
   workflowEngine,
 } from '#adapters/workflow.ts';
-import { resetConfigCache } from '#shared/config.ts';
+import { resetConfigCache } from '#config/runtime-config.ts';
 
 const DEPLOY_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:pluginops-dev-deploy';
 
@@ -64,8 +64,15 @@ beforeAll(async () => {
 afterEach(() => {
   setLocalWorkflowEngine(undefined);
   delete process.env.PLUGINOPS_DEPLOY_STATE_MACHINE_ARN;
+  resetConfigCache();
   calls.length = 0;
 });
+
+/** Points the deploy machine at Step Functions (the configuration is read once, so re-read it). */
+function useDeployStateMachine(): void {
+  process.env.PLUGINOPS_DEPLOY_STATE_MACHINE_ARN = DEPLOY_ARN;
+  resetConfigCache();
+}
 
 afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
@@ -118,7 +125,7 @@ describe('choosing the engine', () => {
   it('prefers Step Functions when the machine ARN is set', async () => {
     const { engine, seen } = recordingEngine();
     setLocalWorkflowEngine(engine);
-    process.env.PLUGINOPS_DEPLOY_STATE_MACHINE_ARN = DEPLOY_ARN;
+    useDeployStateMachine();
     reply = () => ({ status: 200, body: { executionArn: `${DEPLOY_ARN}:d-1`, startDate: 1 } });
     await workflowEngine().startExecution('deploy', 'd-1', {});
     await workflowEngine().sendTaskSuccess('tok', {});
@@ -131,7 +138,7 @@ describe('Step Functions', () => {
   const executionArn = 'arn:aws:states:us-east-1:123456789012:execution:pluginops-dev-deploy:d-1';
 
   it('starts an execution with the name and the input as JSON', async () => {
-    process.env.PLUGINOPS_DEPLOY_STATE_MACHINE_ARN = DEPLOY_ARN;
+    useDeployStateMachine();
     reply = () => ({ status: 200, body: { executionArn, startDate: 1 } });
     const started = await workflowEngine().startExecution('deploy', 'd-1', { plugin: 'a/b' });
     expect(started).toEqual({ executionArn, alreadyStarted: false });
@@ -139,7 +146,7 @@ describe('Step Functions', () => {
   });
 
   it('treats ExecutionAlreadyExists with the same input as already started', async () => {
-    process.env.PLUGINOPS_DEPLOY_STATE_MACHINE_ARN = DEPLOY_ARN;
+    useDeployStateMachine();
     reply = (call) =>
       call.action === 'StartExecution'
         ? { status: 400, body: { __type: 'ExecutionAlreadyExists', message: 'Execution Already Exists' } }
@@ -153,7 +160,7 @@ describe('Step Functions', () => {
   });
 
   it('reports a name reused with a different input as a conflict', async () => {
-    process.env.PLUGINOPS_DEPLOY_STATE_MACHINE_ARN = DEPLOY_ARN;
+    useDeployStateMachine();
     reply = (call) =>
       call.action === 'StartExecution'
         ? { status: 400, body: { __type: 'ExecutionAlreadyExists', message: 'Execution Already Exists' } }
@@ -164,7 +171,7 @@ describe('Step Functions', () => {
   });
 
   it('turns dead task tokens into TaskNotPendingError', async () => {
-    process.env.PLUGINOPS_DEPLOY_STATE_MACHINE_ARN = DEPLOY_ARN;
+    useDeployStateMachine();
     reply = (call) => ({
       status: 400,
       body: { __type: call.action === 'SendTaskSuccess' ? 'TaskTimedOut' : 'TaskDoesNotExist', message: 'x' },

@@ -45,6 +45,7 @@ describe('inspectPackage', () => {
         name: 'demo',
         plugins: { tools: ['provider/demo.yaml'] },
       }),
+      category: 'tool',
       signature: { status: 'unsigned', reason: expect.any(String) },
     });
     expect(pkg.manifest).toMatchObject(validManifest({ meta: { minimum_dify_version: undefined } }));

@@ -1,8 +1,10 @@
 import { constants, createHash, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ProblemError } from '#core/errors.ts';
+import { readArchive } from '#core/package/archive.ts';
 import { byteSourceFromBuffer } from '#core/package/byte-source.ts';
 import { inspectPackage } from '#core/package/inspect.ts';
+import { resolvePackageLimits } from '#core/package/limits.ts';
 import { generateSigningKeyPair, signPackage } from '#core/package/sign.ts';
 import { type Keyring, parseSignatureComment, VERIFICATION_FILE } from '#core/package/signature.ts';
 import {
@@ -126,12 +128,13 @@ describe('signPackage + inspectPackage', () => {
     });
   });
 
-  it('signs without a verification file when no category is given', async () => {
+  it('signs without a verification file when no category is given (Dify reads it as langgenius)', async () => {
     const pkg = await inspect(await signDefault());
     expect(pkg.signature).toEqual({
       status: 'verified',
       keyId: 'ops-2025',
       signedAt: '2025-03-01T12:34:56Z',
+      authorizedCategory: 'langgenius',
     });
     expect(pkg.entries).toBe(packageFiles().size);
   });
@@ -203,9 +206,31 @@ describe('unsigned and invalid signatures (never thrown)', () => {
     // The category is not reported: only a verified package can claim one.
     expect(pkg.signature).toEqual({
       status: 'invalid',
+      failure: 'unknown-signer',
       signedAt: '2025-03-01T12:34:56Z',
-      reason: 'No trusted signing key validates the signature.',
+      reason: 'The package is signed by a key that is not trusted.',
     });
+  });
+
+  it('tells a tampered package (a trusted key signed other content) from an unknown signer', async () => {
+    const signed = await signDefault();
+    // Re-zip the same files with one byte changed in main.py and the original comment kept.
+    const entries = await readArchive(byteSourceFromBuffer(signed), {
+      limits: resolvePackageLimits(),
+      collect: () => true,
+    });
+    const files: Record<string, string | Buffer | null> = Object.fromEntries(
+      [...packageFiles().keys()].map((name) => [name, null]),
+    );
+    for (const entry of entries.entries) files[entry.name] = entry.content ?? Buffer.alloc(0);
+    files['main.py'] = `${String(files['main.py'])}# changed\n`;
+    const tampered = await buildPackage({ files, comment: entries.comment });
+    const trusted = await inspect(tampered);
+    expect(trusted.signature).toMatchObject({ status: 'invalid', failure: 'tampered' });
+    const stranger = await inspect(tampered, [{ keyId: 'other', publicKey: other.publicKeyPem }]);
+    expect(stranger.signature).toMatchObject({ status: 'invalid', failure: 'unknown-signer' });
+    const nobody = await inspect(tampered, []);
+    expect(nobody.signature).toMatchObject({ status: 'invalid', failure: 'no-trusted-keys' });
   });
 
   it('reports invalid with an empty keyring', async () => {
@@ -292,10 +317,22 @@ describe('parseSignatureComment', () => {
 });
 
 describe('generateSigningKeyPair', () => {
-  it('returns PKCS#8 and SPKI PEMs', () => {
-    expect(signer.privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
-    expect(signer.publicKeyPem).toMatch(/^-----BEGIN PUBLIC KEY-----\n/);
+  it('returns PKCS#1 PEMs by default, the only layout Dify’s daemon loads', () => {
+    expect(signer.privateKeyPem).toMatch(/^-----BEGIN RSA PRIVATE KEY-----\n/);
+    expect(signer.publicKeyPem).toMatch(/^-----BEGIN RSA PUBLIC KEY-----\n/);
     expect(createPublicKey(signer.publicKeyPem).asymmetricKeyDetails?.modulusLength).toBe(2048);
+  });
+
+  it('still writes PKCS#8 and SPKI on request, and signs with either', async () => {
+    const pkcs8 = await generateSigningKeyPair(2048, 'pkcs8');
+    expect(pkcs8.privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+    expect(pkcs8.publicKeyPem).toMatch(/^-----BEGIN PUBLIC KEY-----\n/);
+    const signed = await signPackage(byteSourceFromBuffer(await buildPackage()), {
+      privateKeyPem: pkcs8.privateKeyPem,
+      now: new Date('2025-03-01T12:34:56Z'),
+    });
+    const pkg = await inspect(signed, [{ keyId: 'spki', publicKey: pkcs8.publicKeyPem }]);
+    expect(pkg.signature).toMatchObject({ status: 'verified', keyId: 'spki' });
   });
 
   it('refuses weak key sizes', async () => {

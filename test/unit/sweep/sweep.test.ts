@@ -4,12 +4,16 @@
  * test/integration/auto-upgrade-sweep.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import type { SlotEntry } from '#adapters/dynamo/auto-upgrade.ts';
+import { ENV } from '#config/names.ts';
+import { readRuntimeConfig } from '#config/runtime-config.ts';
 import type { CatalogVersion } from '#core/auto-upgrade/plan.ts';
+import type { Rollout, SlotEntry, SweepSummary } from '#core/auto-upgrade/records.ts';
 import type { UpgradeRunSummary } from '#core/auto-upgrade/run-summary.ts';
 import { defaultAutoUpgradeSettings } from '#core/auto-upgrade/settings.ts';
 import type { Deployment, DeploymentStatus } from '#core/deploy/model.ts';
 import { ConflictError, ValidationError } from '#core/errors.ts';
+import type { TenantPolicy } from '#core/policy.ts';
+import { stagePolicyDefaults, tenantCanaryPolicy } from '#services/stage.ts';
 import {
   type AutoUpgradeAlert,
   type CanaryPolicy,
@@ -26,7 +30,6 @@ import {
   upgradeTenant,
   waveOutcome,
 } from '#services/sweep.ts';
-import type { Rollout, SweepSummary } from '#services/sweep-store.ts';
 
 const NOW = new Date('2026-03-02T10:16:30Z');
 const uid = (name: string, version: string) =>
@@ -46,6 +49,7 @@ interface Fake {
     }>
   >;
   catalog: Map<string, CatalogVersion[]>;
+  deprecations: Map<string, { reason: string; alternative_plugin_id: string }>;
   failed: Map<string, Deployment[]>;
   canary: Map<string, CanaryPolicy>;
   runs: Map<string, UpgradeRunSummary[]>;
@@ -66,6 +70,7 @@ function fake(): Fake {
     slots: new Map(),
     installed: new Map(),
     catalog: new Map(),
+    deprecations: new Map(),
     failed: new Map(),
     canary: new Map(),
     runs: new Map(),
@@ -88,6 +93,7 @@ function fake(): Fake {
     },
     listInstalled: async (t) => f.installed.get(t) ?? [],
     listCatalog: async (p) => f.catalog.get(p) ?? [],
+    findDeprecation: async (p) => f.deprecations.get(p),
     listFailedAutoUpgrades: async (t) => f.failed.get(t) ?? [],
     canaryPolicy: async (t) => f.canary.get(t) ?? null,
     lastRun: async (t) => f.runs.get(t)?.at(-1),
@@ -263,6 +269,21 @@ describe('failures and holds', () => {
 });
 
 describe('planTenant', () => {
+  it('skips a plugin the operator deprecated, with the reason in the plan', async () => {
+    const f = fake();
+    withTool(f, 't');
+    f.deprecations.set('acme/tool', { reason: 'Use acme/tool2.', alternative_plugin_id: 'acme/tool2' });
+    const plan = await planTenant({ tenant: due('t'), at: NOW.toISOString() }, f.ports);
+    expect(plan.upgrade).toEqual([]);
+    expect(plan.skipped).toEqual([
+      expect.objectContaining({
+        plugin_id: 'acme/tool',
+        reason: 'deprecated',
+        detail: expect.stringContaining('Use acme/tool2.'),
+      }),
+    ]);
+  });
+
   it('plans by strategy and retries a failed target while attempts are left, reporting the last failure', async () => {
     const f = fake();
     withTool(f, 't', { hold: { unique_identifier: V101, deployment_id: '01A' } });
@@ -424,6 +445,62 @@ describe('decideWaves', () => {
   it('counts a wave as done only when every deployment is final', () => {
     expect(waveOutcome(['succeeded', 'rolled_back'])).toEqual({ done: true, attempted: 2, failed: 1 });
     expect(waveOutcome(['succeeded', 'running']).done).toBe(false);
+  });
+});
+
+describe('stage canary', () => {
+  /** The sweep's canary port as `sweepPorts` wires it, over in-memory stored policies. */
+  function withStageCanary(f: Fake, env: NodeJS.ProcessEnv, stored: Record<string, Partial<TenantPolicy>>) {
+    const defaults = stagePolicyDefaults(readRuntimeConfig(env));
+    f.ports.canaryPolicy = async (tenant) => tenantCanaryPolicy(stored[tenant] ?? {}, defaults);
+  }
+
+  async function sweepOf(f: Fake, tenants: string[]) {
+    for (const tenant of tenants) withTool(f, tenant);
+    const plans = await Promise.all(
+      tenants.map((tenant) => planTenant({ tenant: due(tenant), at: NOW.toISOString() }, f.ports)),
+    );
+    return (await decideWaves({ at: NOW.toISOString(), window: WINDOW, plans }, f.ports)).plans;
+  }
+
+  it('applies the stage canary to tenants that set none', async () => {
+    const f = fake();
+    withStageCanary(
+      f,
+      { [ENV.canaryFirstWavePercent]: '25', [ENV.canaryHaltFailurePercent]: '10' },
+      { own: { canary: { percent: 100, failure_threshold: 50 } } },
+    );
+    const decided = await sweepOf(f, ['t1', 't2', 't3', 't4']);
+    expect(decided.every((plan) => plan.canary?.percent === 25)).toBe(true);
+    const rollout = f.rollouts.get(V101) as Rollout;
+    expect(rollout).toMatchObject({ status: 'wave', percent: 25, failure_threshold: 10 });
+    expect(rollout.wave_tenants).toHaveLength(1);
+    const waiting = decided.filter((plan) => plan.skipped.some((skip) => skip.reason === 'canary-pending'));
+    expect(waiting).toHaveLength(3);
+  });
+
+  it("keeps a tenant's own canary over the stage's", async () => {
+    const f = fake();
+    withStageCanary(
+      f,
+      { [ENV.canaryFirstWavePercent]: '25', [ENV.canaryHaltFailurePercent]: '10' },
+      { own: { canary: { percent: 100, failure_threshold: 50 } } },
+    );
+    const [plan] = await sweepOf(f, ['own']);
+    expect(plan?.canary).toEqual({ percent: 100, failure_threshold: 50 });
+  });
+
+  it('upgrades everyone at once when the stage sets no canary', async () => {
+    const f = fake();
+    withStageCanary(f, {}, {});
+    const decided = await sweepOf(f, ['t1', 't2', 't3', 't4']);
+    expect(f.rollouts.size).toBe(0);
+    expect(decided.map((plan) => plan.upgrade.map((step) => step.to))).toEqual([
+      [V101],
+      [V101],
+      [V101],
+      [V101],
+    ]);
   });
 });
 

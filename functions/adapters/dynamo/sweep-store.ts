@@ -1,49 +1,20 @@
 /**
  * What the auto-upgrade sweep keeps besides settings and tenant runs (those live in
- * `#adapters/dynamo/auto-upgrade.ts`): canary rollouts (wave, halt, resume), per-sweep summaries
+ * `auto-upgrade.ts`): canary rollouts (wave, halt, resume), per-sweep summaries
  * and the once-only marker of each `Auto-upgrade Alert`. Keys come from `keys.ts`.
  */
-import {
-  BatchGetCommand,
-  type BatchGetCommandOutput,
-  GetCommand,
-  PutCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
-import { documentClientInstance, mainTableName } from '#adapters/dynamo/client.ts';
-import { isConditionalFailure, putIfAbsent } from '#adapters/dynamo/conditions.ts';
-import { keys } from '#adapters/dynamo/keys.ts';
-import { queryPrefixPage } from '#adapters/dynamo/query-page.ts';
-import type { Page } from '#adapters/dynamo/signers.ts';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Rollout, SweepSummary } from '#core/auto-upgrade/records.ts';
 import { ConflictError, NotFoundError } from '#core/errors.ts';
+import type { Page } from '#core/page.ts';
+import { batchGetItems } from './batch-get.ts';
+import { documentClientInstance, mainTableName } from './client.ts';
+import { isConditionalFailure, putIfAbsent } from './conditions.ts';
+import { keys } from './keys.ts';
+import { queryPrefixPage } from './query-page.ts';
 
 /** Sweep summaries expire like tenant runs. */
 const SWEEP_RUN_RETENTION_DAYS = 90;
-const BATCH_GET_LIMIT = 100;
-
-export type RolloutStatus = 'wave' | 'open' | 'halted';
-
-/**
- * A canary rollout of one build (`unique_identifier`). `wave`: the first wave is upgrading and
- * everyone else on a canary policy waits; `open`: the wave passed (or an operator resumed a halt),
- * everyone may upgrade; `halted`: the wave failed too often, nobody gets the build.
- */
-export interface Rollout {
-  unique_identifier: string;
-  plugin_id: string;
-  version: string;
-  status: RolloutStatus;
-  percent: number;
-  failure_threshold: number;
-  /** Tenants of the first wave, and the deployment each one got (once started). */
-  wave_tenants: string[];
-  wave_deployments: Record<string, string>;
-  created_at: string;
-  /** The wave's outcome once all its deployments finished. */
-  wave_result?: { attempted: number; failed: number };
-  halt?: { at: string; by: string; reason: string };
-  resumed?: { at: string; by: string };
-}
 
 function toRollout(item: Record<string, unknown>): Rollout {
   const { PK: _pk, SK: _sk, type: _type, ...rest } = item;
@@ -60,23 +31,14 @@ export async function findRollout(uniqueIdentifier: string): Promise<Rollout | u
 /** Rollouts of the given builds (batched, at most one round trip per 100 builds). */
 export async function findRollouts(uniqueIdentifiers: readonly string[]): Promise<Map<string, Rollout>> {
   const found = new Map<string, Rollout>();
-  const table = mainTableName();
   const unique = [...new Set(uniqueIdentifiers)];
-  for (let offset = 0; offset < unique.length; offset += BATCH_GET_LIMIT) {
-    let pending: Record<string, unknown>[] | undefined = unique
-      .slice(offset, offset + BATCH_GET_LIMIT)
-      .map((id) => ({ ...keys.rollout(id) }));
-    for (let round = 0; pending !== undefined && pending.length > 0; round += 1) {
-      if (round === 5) throw new Error('rollout lookup kept returning unprocessed keys');
-      const result: BatchGetCommandOutput = await documentClientInstance().send(
-        new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }),
-      );
-      for (const item of result.Responses?.[table] ?? []) {
-        const rollout = toRollout(item);
-        found.set(rollout.unique_identifier, rollout);
-      }
-      pending = result.UnprocessedKeys?.[table]?.Keys;
-    }
+  const items = await batchGetItems(
+    unique.map((id) => keys.rollout(id)),
+    { consistentRead: true },
+  );
+  for (const item of items) {
+    const rollout = toRollout(item);
+    found.set(rollout.unique_identifier, rollout);
   }
   return found;
 }
@@ -207,30 +169,6 @@ export async function claimUpgradeAlert(
     unique_identifier: uniqueIdentifier,
     alerted_at: now.toISOString(),
   });
-}
-
-/** The sweep's own record: what one run over one window did. */
-export interface SweepSummary {
-  /** The instant the sweep ran "as if" (RFC 3339). */
-  run_at: string;
-  window: { start: string; end: string; slot: number };
-  /** Tenants indexed under the window's slot. */
-  checked: number;
-  /** Of those, due now. */
-  due: number;
-  /** Deployments started. */
-  upgraded: number;
-  /** Plugins left alone, and why. */
-  skipped: number;
-  skipped_by_reason: Record<string, number>;
-  /** Deployments that could not start, failed attempts reported, tenants that could not be evaluated. */
-  failed: number;
-  /** Builds whose rollout this sweep halted. */
-  halted: number;
-  halted_builds: string[];
-  /** Wall-clock start and end of the execution. */
-  started_at: string;
-  finished_at: string;
 }
 
 /** Overwrites a summary of the same `run_at` (a re-run of the same window). */

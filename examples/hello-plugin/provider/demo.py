@@ -1,0 +1,4 @@
+from dify_plugin import ToolProvider
+
+class DemoProvider(ToolProvider):
+    pass

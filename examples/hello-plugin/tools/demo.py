@@ -1,0 +1,4 @@
+from dify_plugin import Tool
+
+class DemoTool(Tool):
+    pass
