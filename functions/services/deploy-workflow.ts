@@ -367,22 +367,32 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
   async function leaseEvery(tenantId: string, deploymentId: string, pluginIds: readonly string[], now: Date) {
     const taken: string[] = [];
     const takenNow: string[] = [];
+    let settling: string | undefined;
     try {
       for (const pluginId of new Set(pluginIds)) {
-        const { previous } = await installations.takeLease(
-          tenantId,
-          pluginId,
-          { deployment_id: deploymentId, expires_at: leaseExpiry(now, LEASE_SECONDS), phase: 'acquired' },
-          now,
-        );
+        const lease = {
+          deployment_id: deploymentId,
+          expires_at: leaseExpiry(now, LEASE_SECONDS),
+          phase: 'acquired' as const,
+        };
+        const { previous } = await installations.takeLease(tenantId, pluginId, lease, now);
         taken.push(pluginId);
         if (previous?.deployment_id !== deploymentId) takenNow.push(pluginId);
         const inherited =
           previous?.deployment_id === deploymentId ? previous.inherited_from : previous?.deployment_id;
-        if (inherited !== undefined) await settleAbandoned(tenantId, pluginId, inherited, deploymentId, now);
+        if (inherited === undefined) continue;
+        // The lease remembers whose work it inherited until that work is settled, so a retry
+        // after a failed settle (or the recovery pass) still knows what to settle.
+        await installations.takeLease(tenantId, pluginId, { ...lease, inherited_from: inherited }, now);
+        settling = pluginId;
+        await settleAbandoned(tenantId, pluginId, inherited, deploymentId, now);
+        settling = undefined;
       }
     } catch (error) {
-      for (const pluginId of takenNow) await installations.releaseLease(tenantId, pluginId, deploymentId);
+      // A lease whose inherited work is not settled yet is kept for the retry to settle.
+      for (const pluginId of takenNow) {
+        if (pluginId !== settling) await installations.releaseLease(tenantId, pluginId, deploymentId);
+      }
       throw error;
     }
     return taken;
@@ -636,10 +646,31 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
 
   // ── Release ─────────────────────────────────────────────────────────────────────────────────
 
+  /**
+   * The deployment is marked succeeded first (with its event), and only then are its revisions
+   * closed and its leases given back: a Release that fails half-way is retried, and if it never
+   * completes, Rollback finds a succeeded deployment and undoes nothing — never a rollback that
+   * has lost the lease it needs.
+   */
   async function release(input: DeployState, context: StepContext): Promise<DeployState> {
     const { tenant_id: tenantId, deployment_id: deploymentId } = input;
     const { now } = context;
     const plan = requirePlan(input.plan, deploymentId);
+    const deployment = await getDeployment(tenantId, deploymentId);
+    // A probe that failed before it passed left an error behind; the deployment succeeded.
+    const marked = await deployments.update(
+      tenantId,
+      deploymentId,
+      { status: 'succeeded', remove: ['error'], steps: context.timeline('succeeded') },
+      now,
+      OPEN,
+      [deploymentEvent('Deployment Succeeded', { ...deployment, plan }, now, { status: 'succeeded' })],
+    );
+    if (!marked && deployment.status !== 'succeeded') {
+      throw new ConflictError(
+        `Deployment ${deploymentId} ended (${deployment.status}) before it could be released.`,
+      );
+    }
     for (const step of plan.steps) {
       if (step.action !== 'keep') {
         await installations.finalizeRevision(
@@ -652,16 +683,6 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
       }
       await installations.releaseLease(tenantId, step.plugin_id, deploymentId);
     }
-    const deployment = await getDeployment(tenantId, deploymentId);
-    // A probe that failed before it passed left an error behind; the deployment succeeded.
-    await deployments.update(
-      tenantId,
-      deploymentId,
-      { status: 'succeeded', remove: ['error'], steps: context.timeline('succeeded') },
-      now,
-      OPEN,
-      [deploymentEvent('Deployment Succeeded', { ...deployment, plan }, now, { status: 'succeeded' })],
-    );
     return input;
   }
 
@@ -698,8 +719,23 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
     const { tenant_id: tenantId, deployment_id: deploymentId } = input;
     const { now } = context;
     const deployment = await getDeployment(tenantId, deploymentId);
-    // Release failed after it had marked the deployment succeeded: a healthy change is not undone.
-    if (deployment.status === 'succeeded') return { ...input, rolled_back: false };
+    // Release failed after it had marked the deployment succeeded: a healthy change is not undone;
+    // what Release had left to do (close the revisions, give the leases back) is finished here.
+    if (deployment.status === 'succeeded') {
+      for (const step of deployment.plan?.steps ?? []) {
+        if (step.action !== 'keep') {
+          await installations.finalizeRevision(
+            tenantId,
+            step.plugin_id,
+            step.from.revision + 1,
+            'succeeded',
+            now,
+          );
+        }
+        await installations.releaseLease(tenantId, step.plugin_id, deploymentId);
+      }
+      return { ...input, rolled_back: false };
+    }
     const plan = requirePlan(deployment.plan, deploymentId);
     const problem = problemOf(deployment, input.error);
     let rolledBack = false;
@@ -896,6 +932,7 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
         {
           status: 'rejected',
           remove: ['task_token'],
+          steps: context.timeline('succeeded'),
           ...(timedOut
             ? {
                 approval: {
@@ -914,7 +951,7 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
       await deployments.update(
         tenantId,
         deploymentId,
-        { status: 'failed', error: problem, remove: ['task_token'] },
+        { status: 'failed', error: problem, remove: ['task_token'], steps: context.timeline('succeeded') },
         now,
         OPEN,
         [deploymentEvent('Deployment Failed', deployment, now, { status: 'failed', error: problem.detail })],

@@ -986,10 +986,10 @@ describe('a fault at each port call ends fully old or fully new', () => {
   });
 });
 
-// ── Known bugs: these tests state the correct behaviour and fail until the steps are fixed ────────
+// ── Regressions: each of these failed on the first version of the steps ─────────────────────────
 
-describe('known bugs (it.fails: remove `.fails` once fixed)', () => {
-  it.fails('Release failing after it gave the lease back still ends fully old or fully new', async () => {
+describe('regressions found by the fault matrix', () => {
+  it('Release failing after it gave the lease back still ends fully old or fully new', async () => {
     const scenario = SCENARIOS[1] as Scenario;
     const mem = scenario.make();
     // Release's final status write fails for good (e.g. a non-retryable SDK error).
@@ -1001,7 +1001,7 @@ describe('known bugs (it.fails: remove `.fails` once fixed)', () => {
     assertOldOrNew(mem, scenario);
   });
 
-  it.fails('Release failing between two plugins leaves no lease, pending revision or stale runtime', async () => {
+  it('Release failing between two plugins leaves no lease, pending revision or stale runtime', async () => {
     const scenario = SCENARIOS[2] as Scenario;
     const mem = scenario.make();
     // Release handles beta (the dependency) first; finalizing alpha's revision fails for good.
@@ -1013,7 +1013,7 @@ describe('known bugs (it.fails: remove `.fails` once fixed)', () => {
     expect(mem.revision(T, ALPHA, mem.installation(T, ALPHA)?.revision ?? 0)?.outcome).not.toBe('pending');
   });
 
-  it.fails('a run that ends in MarkFailed has a timeline entry for MarkFailed', async () => {
+  it('a run that ends in MarkFailed has a timeline entry for MarkFailed', async () => {
     // MarkFailed never takes `context.timeline()`, and it is the run's last state: its entry is
     // returned in the output and never written, so the stored timeline of a failed run is not
     // complete (deploy-task.ts promises "complete once it ends").
@@ -1023,7 +1023,7 @@ describe('known bugs (it.fails: remove `.fails` once fixed)', () => {
     expect(mem.deployment(T, D)?.steps.map((step) => step.name)).toEqual(['Resolve', 'Verify', 'MarkFailed']);
   });
 
-  it.fails('an expired lease whose settling fails once is still settled on the retry', async () => {
+  it('an expired lease whose settling fails once is still settled on the retry', async () => {
     // Acquire takes over dep-0's expired lease; marking dep-0 failed hits one throttling error.
     // leaseEvery gives the taken-over lease back and rethrows; the retried Acquire then finds the
     // plugin free (the new lease never records `inherited_from`), so dep-0 is never settled.
