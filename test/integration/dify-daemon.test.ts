@@ -336,6 +336,7 @@ describe('deploying into the Dify plugin daemon', () => {
       'Verify:succeeded',
       'Acquire:succeeded',
       'Snapshot:failed',
+      'MarkFailed:succeeded',
     ]);
     expect((await revisions(tenant, pluginId)).length).toBe(1);
     daemon.clearFaults();
