@@ -86,6 +86,8 @@ export class PluginopsStack extends Stack {
       [ENV.approvalRequired]: String(stage.approvalRequired),
       [ENV.canaryFirstWavePercent]: String(stage.canary.firstWavePercent),
       [ENV.canaryHaltFailurePercent]: String(stage.canary.haltFailurePercent),
+      [ENV.runtime]: stage.runtime,
+      ...(stage.difyDaemonUrl === undefined ? {} : { [ENV.difyDaemonUrl]: stage.difyDaemonUrl }),
     };
 
     this.events = new Events(this, 'Events', { stage, environment, ...data });

@@ -56,9 +56,37 @@ export interface StageConfig {
    * `pluginops:<stage>:runtimeUrl`; defaults to {@link placeholderRuntimeUrl}.
    */
   runtimeUrl: string;
+  /**
+   * Which runtime deployments drive (`PLUGINOPS_RUNTIME`): the plugin host above, or a Dify
+   * plugin daemon at `difyDaemonUrl` (context `pluginops:<stage>:runtime` = `dify-daemon` and
+   * `pluginops:<stage>:difyDaemonUrl`; its key is the stage's `dify-daemon-key` secret).
+   */
+  runtime: 'plugin-host' | 'dify-daemon';
+  difyDaemonUrl: string | undefined;
 }
 
-type StageDefaults = Omit<StageConfig, 'account' | 'region' | 'alertEmail' | 'runtimeUrl'>;
+type StageDefaults = Omit<
+  StageConfig,
+  'account' | 'region' | 'alertEmail' | 'runtimeUrl' | 'runtime' | 'difyDaemonUrl'
+>;
+
+function runtimeOf(name: StageName, read: ContextReader): Pick<StageConfig, 'runtime' | 'difyDaemonUrl'> {
+  const runtime = contextString(read, `pluginops:${name}:runtime`) ?? 'plugin-host';
+  if (runtime !== 'plugin-host' && runtime !== 'dify-daemon') {
+    throw new Error(
+      `Context pluginops:${name}:runtime must be plugin-host or dify-daemon, got "${runtime}".`,
+    );
+  }
+  const key = `pluginops:${name}:difyDaemonUrl`;
+  const url = contextString(read, key);
+  if (runtime === 'dify-daemon' && url === undefined) {
+    throw new Error(`Context ${key} is required when pluginops:${name}:runtime is dify-daemon.`);
+  }
+  if (url !== undefined && !/^https?:\/\/[^/]/.test(url)) {
+    throw new Error(`Context ${key} must be an http(s) URL, got "${url}".`);
+  }
+  return { runtime, difyDaemonUrl: url?.replace(/\/+$/, '') };
+}
 
 /**
  * Runtime URL of a stage whose plugin host is not configured yet: under `.invalid` (RFC 2606),
@@ -160,6 +188,7 @@ export function resolveStageConfig(
     region: pick('region', 'CDK_DEFAULT_REGION'),
     alertEmail: contextString(read, `pluginops:${name}:alertEmail`),
     runtimeUrl: runtimeUrlOf(name, read),
+    ...runtimeOf(name, read),
     approvalRequired:
       approval === undefined ? defaults.approvalRequired : approval === true || approval === 'true',
   };

@@ -14,6 +14,11 @@ async function main(): Promise<void> {
   const env = process.env;
   const port = parsePort(env.PLUGINOPS_PORT, 'PLUGINOPS_PORT') ?? DEFAULT_PORT;
   // The local plugin host sits next to the API (8790 by default) so its admin API is easy to find.
+  // With the Dify daemon stand-in, the stand-in takes that port instead (its admin API takes the same faults).
+  if (port !== 0 && env.PLUGINOPS_RUNTIME === 'dify-daemon' && !env.PLUGINOPS_DIFY_DAEMON_URL) {
+    env.PLUGINOPS_DIFY_DAEMON_PORT ??= String(port + 3);
+    env.PLUGINOPS_RUNTIME_PORT ??= '0';
+  }
   if (port !== 0) env.PLUGINOPS_RUNTIME_PORT ??= String(port + 3);
   const stack = await startLocalStack({
     dataDir: env.PLUGINOPS_DATA_DIR || '.pluginops',
@@ -35,6 +40,11 @@ async function main(): Promise<void> {
     `[debug] started in ${stack.startupMs} ms (${formatPhases(stack.startupPhases)}); dynamodb ${stack.dynamodbEndpoint}, s3 ${stack.s3Endpoint} ` +
       `(bucket ${stack.bucket}, credentials S3RVER/S3RVER), data ${stack.dataDir}`,
   );
+  if (stack.difyDaemon !== undefined) {
+    console.log(
+      `Dify plugin daemon stand-in on ${stack.difyDaemon.url} (key in ${stack.dataDir}/dify-daemon.key unless PLUGINOPS_DIFY_DAEMON_KEY is set)`,
+    );
+  }
   handleShutdown(stack);
 }
 

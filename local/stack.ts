@@ -21,13 +21,14 @@ import {
 } from './bootstrap-key.ts';
 import { consoleAssets } from './console-assets.ts';
 import { CONSOLE_DIST } from './console-paths.ts';
+import { type DifyDaemon, startDifyDaemon } from './dify-daemon.ts';
 import { createDropDispatcher, type DropHandler, dropEventsFrom } from './drop-events.ts';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb.ts';
 import { LocalStackError } from './errors.ts';
 import { type Gateway, startGateway } from './gateway.ts';
 import { type OutboxStream, startOutboxStream } from './outbox-stream.ts';
 import { type PluginHost, pluginHostSettings, startPluginHost } from './plugin-host.ts';
-import { assertPortFree } from './ports.ts';
+import { assertPortFree, parsePort } from './ports.ts';
 import { S3RVER_CREDENTIALS, type S3Server, startS3Server } from './s3.ts';
 import { schedulerEnabled, startLocalScheduler } from './scheduler.ts';
 import { ensureTables } from './tables.ts';
@@ -82,6 +83,8 @@ export interface LocalStack {
   idempotencyTable: string;
   /** Local plugin host the runtime port probes (`PLUGINOPS_RUNTIME_URL`; see local/plugin-host.ts). */
   runtimeUrl: string;
+  /** The Dify plugin daemon stand-in, started when `PLUGINOPS_RUNTIME=dify-daemon` has no URL (local/dify-daemon.ts). */
+  difyDaemon: DifyDaemon | undefined;
   /** Milliseconds from the call to a serving gateway. */
   startupMs: number;
   /** Milliseconds since the call at which each startup phase finished. */
@@ -114,6 +117,8 @@ const MANAGED_ENV = [
   ENV.runtimeUrl,
   ENV.eventsFile,
   ENV.cursorSecret,
+  ENV.difyDaemonUrl,
+  ENV.difyDaemonKey,
 ] as const;
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
@@ -210,6 +215,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     cleanups.push(() => pluginHost.stop());
     mark('plugin-host');
     // --- end plugin host
+    const difyDaemon = await startDifyDaemonStandIn(dataDir, log);
+    if (difyDaemon !== undefined) cleanups.push(() => difyDaemon.stop());
 
     applyEnvironment({
       dataDir,
@@ -325,6 +332,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       mainTable,
       idempotencyTable,
       runtimeUrl: pluginHost.url,
+      difyDaemon,
       startupMs: Math.round(performance.now() - started),
       startupPhases: phases,
       dropIdle: () => dispatcher.idle(),
@@ -394,6 +402,28 @@ function applyEnvironment(settings: {
     events_file: env[ENV.eventsFile],
   });
   resetConfigCache();
+}
+
+/**
+ * `PLUGINOPS_RUNTIME=dify-daemon` without `PLUGINOPS_DIFY_DAEMON_URL`: start the daemon stand-in
+ * (on `PLUGINOPS_DIFY_DAEMON_PORT`, default any free port) with the given key or one kept in the
+ * data dir, and point the runtime at it, so the whole daemon path can be tried without Dify.
+ */
+async function startDifyDaemonStandIn(
+  dataDir: string,
+  log: { info(message: string, fields?: Record<string, unknown>): void },
+): Promise<DifyDaemon | undefined> {
+  const env = process.env;
+  if (env[ENV.runtime] !== 'dify-daemon' || env[ENV.difyDaemonUrl]) return undefined;
+  const apiKey = env[ENV.difyDaemonKey] || localSecret(join(dataDir, 'dify-daemon.key'));
+  const daemon = await startDifyDaemon({
+    apiKey,
+    port: parsePort(env[ENV.difyDaemonPort], ENV.difyDaemonPort) ?? 0,
+  });
+  env[ENV.difyDaemonUrl] = daemon.url;
+  env[ENV.difyDaemonKey] = apiKey;
+  log.info('Dify plugin daemon stand-in', { url: daemon.url });
+  return daemon;
 }
 
 /** A 32-byte secret kept in the data dir (created once, mode 0600). */

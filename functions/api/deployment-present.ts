@@ -11,6 +11,8 @@ export function presentInstallation(item: StoredInstallation, now: Date) {
     revision: item.revision,
     status: item.status,
     ...(item.hold === undefined ? {} : { hold: item.hold }),
+    ...(item.drift === undefined ? {} : { drift: item.drift }),
+    ...(item.not_in_catalog === true ? { not_in_catalog: true } : {}),
     ...(active && item.lock !== undefined ? { deployment_id: item.lock.deployment_id } : {}),
     ...(item.config_digest === undefined ? {} : { config_digest: item.config_digest }),
     updated_at: item.updated_at,

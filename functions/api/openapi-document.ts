@@ -22,6 +22,8 @@ const OPERATIONS: Record<RouteHandlerName, Operation> = {
   openapi: { auth: false, responses: { 200: z.record(z.string(), z.unknown()) } },
   'tenants-create': { body: s.CreateTenantBody, responses: { 201: s.Tenant } },
   'tenants-get': { params: s.TenantParams, responses: { 200: s.Tenant } },
+  'tenants-update': { params: s.TenantParams, body: s.UpdateTenantBody, responses: { 200: s.Tenant } },
+  'runtime-sync': { params: s.TenantParams, responses: { 200: s.RuntimeSyncResult } },
   'keys-create': { params: s.TenantParams, body: s.CreateKeyBody, responses: { 201: s.IssuedKey } },
   'keys-revoke': { params: s.KeyParams, responses: { 204: null } },
   'policy-get': { params: s.TenantParams, responses: { 200: s.Policy } },

@@ -24,6 +24,8 @@ const LOADERS: Record<RouteHandlerName, () => HandlerModule> = {
   openapi: () => import('./openapi.ts'),
   'tenants-create': () => import('./tenants-create.ts'),
   'tenants-get': () => import('./tenants-get.ts'),
+  'tenants-update': () => import('./tenants-update.ts'),
+  'runtime-sync': () => import('./runtime-sync.ts'),
   'keys-create': () => import('./keys-create.ts'),
   'keys-revoke': () => import('./keys-revoke.ts'),
   'policy-get': () => import('./policy-get.ts'),

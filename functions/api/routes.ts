@@ -4,7 +4,7 @@
  * whose `handler` export serves the route; `group` decides which Lambda function hosts it on AWS.
  */
 
-export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** Route groups: one Lambda function per group on AWS (read-only groups get read-only IAM). */
 export type RouteGroup = 'public' | 'admin' | 'catalog-read' | 'catalog-write' | 'deploy';
@@ -68,6 +68,20 @@ export const ROUTES = [
     handler: 'tenants-get',
     group: 'admin',
     summary: 'Get a tenant',
+  },
+  {
+    method: 'PATCH',
+    path: '/v1/tenants/{tenant_id}',
+    handler: 'tenants-update',
+    group: 'admin',
+    summary: 'Change a tenant (display name, Dify tenant id)',
+  },
+  {
+    method: 'POST',
+    path: '/v1/tenants/{tenant_id}/runtime:sync',
+    handler: 'runtime-sync',
+    group: 'admin',
+    summary: 'Adopt what the Dify plugin daemon runs as the installed state',
   },
   {
     method: 'POST',

@@ -33,13 +33,24 @@ export const ListQuery = z.strictObject({ limit: Limit, cursor: Cursor });
 
 export const TenantParams = z.strictObject({ tenant_id: TenantId });
 
+/** Dify's tenant (workspace) ids are UUIDs (the daemon stores them in a `uuid` column). */
+export const DifyTenantId = z
+  .uuid()
+  .transform((value) => value.toLowerCase())
+  .describe('The Dify tenant (workspace) this tenant deploys into when the runtime is a Dify plugin daemon.');
 export const CreateTenantBody = z.strictObject({
   tenant_id: TenantId,
   display_name: z.string().min(1).max(200).optional(),
+  dify_tenant_id: DifyTenantId.optional(),
+});
+export const UpdateTenantBody = z.strictObject({
+  display_name: z.string().min(1).max(200).optional(),
+  dify_tenant_id: DifyTenantId.nullable().optional(),
 });
 export const Tenant = z.object({
   tenant_id: z.string(),
   display_name: z.string().nullable(),
+  dify_tenant_id: z.string().nullable(),
   created_at: z.string(),
 });
 
@@ -396,6 +407,25 @@ export const Plan = z.object({
     .describe('Missing dependencies fetched from their sources and published to resolve this plan.'),
 });
 
+const DriftSchema = z.object({
+  plugin_id: z.string(),
+  kind: z.enum(['installed-behind-back', 'changed-behind-back', 'removed-behind-back']),
+  recorded: z.string().nullable(),
+  observed: z.string().nullable(),
+});
+
+export const RuntimeSyncResult = z.object({
+  items: z.array(
+    z.object({
+      plugin_id: z.string(),
+      unique_identifier: z.string().nullable(),
+      revision: z.int(),
+      changed: z.boolean(),
+      in_catalog: z.boolean(),
+    }),
+  ),
+});
+
 const PlanStepSchema = z.object({
   plugin_id: z.string(),
   action: z.enum(['install', 'upgrade', 'downgrade', 'keep', 'uninstall', 'reconfigure']),
@@ -457,6 +487,7 @@ export const Deployment = z.object({
   has_config: z.boolean(),
   config_digest: z.string().optional(),
   approval_timeout_seconds: z.int(),
+  drift: z.array(DriftSchema).optional(),
   created_at: z.string(),
   updated_at: z.string(),
 });
@@ -475,6 +506,10 @@ export const Installation = z.object({
   revision: z.int(),
   status: z.enum(['installed', 'uninstalled']),
   hold: HoldSchema.optional(),
+  drift: DriftSchema.extend({ detected_at: z.string(), deployment_id: z.string().optional() })
+    .optional()
+    .describe('The Dify plugin daemon ran something else than this record when last compared.'),
+  not_in_catalog: z.boolean().optional(),
   deployment_id: z.string().optional().describe('The deployment holding the plugin now, if any.'),
   config_digest: z.string().optional(),
   updated_at: z.string(),
@@ -486,7 +521,7 @@ export const Revision = z.object({
   unique_identifier: z.string().nullable(),
   previous_unique_identifier: z.string().nullable(),
   version: z.string().nullable(),
-  operation: z.enum(['install', 'upgrade', 'uninstall', 'rollback', 'auto-upgrade']),
+  operation: z.enum(['install', 'upgrade', 'uninstall', 'rollback', 'auto-upgrade', 'adopted']),
   actor: z.string(),
   deployment_id: z.string(),
   config_digest: z.string().nullable(),

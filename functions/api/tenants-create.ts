@@ -11,6 +11,7 @@ export const handler = apiHandler(
     const tenant = await createTenant({
       tenant_id: body.tenant_id,
       display_name: body.display_name ?? null,
+      dify_tenant_id: body.dify_tenant_id ?? null,
       created_at: now.toISOString(),
     });
     // Default settings are enabled (fix_only), so the tenant must be in the sweep's slot index.

@@ -31,6 +31,11 @@ export const ENV = {
   configKey: 'PLUGINOPS_CONFIG_KEY',
   runtimeUrl: 'PLUGINOPS_RUNTIME_URL',
   runtimeProbeTimeoutMs: 'PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS',
+  runtime: 'PLUGINOPS_RUNTIME',
+  difyDaemonUrl: 'PLUGINOPS_DIFY_DAEMON_URL',
+  difyDaemonKey: 'PLUGINOPS_DIFY_DAEMON_KEY',
+  difyDaemonTaskTimeoutMs: 'PLUGINOPS_DIFY_DAEMON_TASK_TIMEOUT_MS',
+  difyDaemonPort: 'PLUGINOPS_DIFY_DAEMON_PORT',
   /** Stage default of the tenant policy's "deploys need approval" (`true`/`false`). */
   approvalRequired: 'PLUGINOPS_APPROVAL_REQUIRED',
   approvalTimeoutSeconds: 'PLUGINOPS_APPROVAL_TIMEOUT_SECONDS',

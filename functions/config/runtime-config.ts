@@ -49,6 +49,14 @@ export interface RuntimeConfig {
   runtimeUrl: string | undefined;
   /** Deadline of one probe across its retries, in ms (`PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS`, default 5000). */
   runtimeProbeTimeoutMs: number;
+  /** Which runtime deployments drive (`PLUGINOPS_RUNTIME`): the built-in plugin host (default) or a Dify plugin daemon. */
+  runtime: 'plugin-host' | 'dify-daemon';
+  /** Base URL of the Dify plugin daemon (`PLUGINOPS_DIFY_DAEMON_URL`), e.g. `http://plugin_daemon:5002`. */
+  difyDaemonUrl: string | undefined;
+  /** The daemon's `SERVER_KEY` (`PLUGINOPS_DIFY_DAEMON_KEY`; Secrets Manager on AWS). Never logged. */
+  difyDaemonKey: string | undefined;
+  /** Deadline for one daemon install/upgrade task, in ms (`PLUGINOPS_DIFY_DAEMON_TASK_TIMEOUT_MS`, default 120000). */
+  difyDaemonTaskTimeoutMs: number;
   /** Stage default of the tenant policy's `approval_required`. */
   approvalRequired: boolean;
   /** How long an approval may wait when the request does not say (default 24 h). */
@@ -128,6 +136,10 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
     cursorSecret: env[ENV.cursorSecret] || processCursorSecret,
     runtimeUrl: env[ENV.runtimeUrl]?.replace(/\/+$/, '') || undefined,
     runtimeProbeTimeoutMs: positiveNumber(env[ENV.runtimeProbeTimeoutMs]) ?? 5_000,
+    runtime: env[ENV.runtime] === 'dify-daemon' ? 'dify-daemon' : 'plugin-host',
+    difyDaemonUrl: env[ENV.difyDaemonUrl]?.replace(/\/+$/, '') || undefined,
+    difyDaemonKey: env[ENV.difyDaemonKey] || undefined,
+    difyDaemonTaskTimeoutMs: positiveNumber(env[ENV.difyDaemonTaskTimeoutMs]) ?? 120_000,
     approvalRequired: env[ENV.approvalRequired] === 'true',
     approvalTimeoutSeconds:
       Number.isInteger(approvalTimeout) && approvalTimeout > 0 ? approvalTimeout : ONE_DAY_SECONDS,

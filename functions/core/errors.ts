@@ -35,6 +35,9 @@ export const PROBLEM_CATALOG = {
   'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
   'upstream-failed': { status: 502, title: 'Upstream source failed' },
   'probe-failed': { status: 502, title: 'Health probe failed' },
+  'runtime-failed': { status: 502, title: 'Dify plugin daemon failed' },
+  'dify-tenant-missing': { status: 422, title: 'Tenant has no Dify tenant id' },
+  'runtime-drift': { status: 409, title: 'Runtime drifted from the record' },
   'rate-limited': { status: 429, title: 'Rate limited' },
   internal: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

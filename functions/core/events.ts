@@ -13,6 +13,7 @@ export const EVENT_TYPES = [
   'Approval Requested',
   'Installation Changed',
   'Auto-upgrade Alert',
+  'Runtime Drift Detected',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -47,6 +47,12 @@ export const TenantPolicySchema = z.strictObject({
   canary: z
     .strictObject({ percent: z.number().min(1).max(100), failure_threshold: z.number().min(0).max(100) })
     .nullable(),
+  /**
+   * What a deployment does when the Dify plugin daemon runs something else than pluginops
+   * recorded (a change made in the Dify console): `fail` stops it before anything changes,
+   * `adopt` records what runs as a new `adopted` revision and deploys from there.
+   */
+  on_drift: z.enum(['adopt', 'fail']),
 });
 export type TenantPolicy = z.infer<typeof TenantPolicySchema>;
 
@@ -94,6 +100,7 @@ export function stageDefaultPolicy(options: {
     platform_version: options.platformVersion,
     approval_required: options.approvalRequired,
     canary: options.canary ?? null,
+    on_drift: 'fail',
   };
 }
 

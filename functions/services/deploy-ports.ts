@@ -1,6 +1,7 @@
 /**
  * The deploy workflow's ports wired to the real adapters: DynamoDB repositories, the package
- * bucket, the runtime host. Built once per process where the app is assembled (the task handlers
+ * bucket, the runtime (the built-in desired-state host, or a Dify plugin daemon when
+ * `PLUGINOPS_RUNTIME=dify-daemon`, chosen by the configuration at each use). Built once per process where the app is assembled (the task handlers
  * in functions/tasks/, the local engine loads the same handlers).
  */
 import {
@@ -33,6 +34,7 @@ import type { RecoveryPorts } from './deploy-recovery.ts';
 import { type DeployState, deployTask, type StepImpl } from './deploy-task.ts';
 import { currentKeyring, packageChecks, resultingPackages, tenantPolicy } from './deploy-verify.ts';
 import { type DeploySteps, deploySteps } from './deploy-workflow.ts';
+import { difyDaemonRuntime, difyDriftStore } from './dify-runtime.ts';
 
 /** The desired-state host: the tenant's document is replaced whole, never by an older generation. */
 export function desiredStateRuntime(): DeployRuntime {
@@ -64,6 +66,17 @@ export function desiredStateRuntime(): DeployRuntime {
   };
 }
 
+let runtimes: { host: DeployRuntime; daemon: DeployRuntime } | undefined;
+
+/**
+ * The runtime the configuration names (`PLUGINOPS_RUNTIME`): read at each use, so a process (or a
+ * test) that changes the environment and calls `resetConfigCache()` gets the other one.
+ */
+export function configuredRuntime(): DeployRuntime {
+  runtimes ??= { host: desiredStateRuntime(), daemon: difyDaemonRuntime() };
+  return getConfig().runtime === 'dify-daemon' ? runtimes.daemon : runtimes.host;
+}
+
 let ports: DeployPorts | undefined;
 
 export function deployPorts(): DeployPorts {
@@ -91,7 +104,10 @@ export function deployPorts(): DeployPorts {
       resulting: resultingPackages,
       checks: packageChecks,
     },
-    runtime: desiredStateRuntime(),
+    get runtime() {
+      return configuredRuntime();
+    },
+    drift: difyDriftStore(),
     saveSnapshot: (key, snapshot) => putJson(key, snapshot),
     clock: () => new Date(),
   };

@@ -11,6 +11,10 @@
  *
  * Events go out through the outbox: each is stored in the same transaction as the change it
  * announces (adapters/events.ts delivers them from the table's stream).
+ *
+ * A runtime that can be changed behind pluginops' back (a Dify plugin daemon: `runtime.list`) is
+ * compared with the record at Snapshot; drift fails the run before anything changes, or with the
+ * policy's `on_drift: adopt` is recorded as `adopted` revisions and the run goes on re-planned.
  */
 import type { PackageRecord } from '#core/catalog.ts';
 import type { Deployment, DeploymentPlan, DeploymentStatus, PlanStep } from '#core/deploy/model.ts';
@@ -27,6 +31,7 @@ import type { DeployPorts, StoredInstallation } from '#core/deploy/ports.ts';
 import { assertVerified } from '#core/deploy/verify.ts';
 import { ConflictError, NotFoundError, type Problem, ProblemError, toProblem } from '#core/errors.ts';
 import { type DomainEvent, domainEvent, type EventType } from '#core/events.ts';
+import { describeDrift, detectDrift, type RecordedPlugin } from '#core/runtime-drift.ts';
 import { logger } from '#shared/logger.ts';
 import { isDependencyStep } from './deploy-plan.ts';
 import { type DeployState, ProbeFailedError, type StepContext, TransientError } from './deploy-task.ts';
@@ -160,16 +165,17 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
   }
 
   /**
-   * Makes the runtime run what the installation records say. Leases are per plugin but the runtime
+   * Makes the runtime run what the installation records say (`pluginIds`: the plugins the caller
+   * changed, for a per-plugin runtime). Leases are per plugin but the runtime
    * state is per tenant, so two deployments of different plugins may sync at once: a document is
    * never replaced by an older generation, and after writing the installations are read again — if
    * another deployment committed meanwhile, sync again (its own sync may have read before ours).
    */
-  async function syncRuntime(tenantId: string, now: Date): Promise<void> {
+  async function syncRuntime(tenantId: string, now: Date, pluginIds: readonly string[]): Promise<void> {
     let installed = await installations.listInstalled(tenantId);
     for (let attempt = 0; attempt < MAX_SYNC_ATTEMPTS; attempt += 1) {
       const generation = desiredStateGeneration(installed.map((item) => item.revision));
-      if ((await ports.runtime.sync(tenantId, installed, now)) === 'newer-present') return;
+      if ((await ports.runtime.sync(tenantId, installed, now, pluginIds)) === 'newer-present') return;
       const after = await installations.listInstalled(tenantId);
       if (desiredStateGeneration(after.map((item) => item.revision)) === generation) return;
       installed = after;
@@ -191,6 +197,8 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
       );
     }
     const deployment = await getDeployment(tenantId, deploymentId);
+    // A runtime may refuse the tenant up front (a Dify daemon needs the tenant's dify_tenant_id).
+    await ports.runtime.assertTarget?.(tenantId);
     const current = await installations.listInstalled(tenantId);
     const planned = await ports.planner.plan(deployment, {
       fetchMissing: deployment.may_fetch === true,
@@ -416,7 +424,7 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
     });
     if (installation !== undefined && installation.last_deployment_id === abandonedId) {
       await installations.finalizeRevision(tenantId, pluginId, installation.revision, 'unverified', now);
-      await syncRuntime(tenantId, now);
+      await syncRuntime(tenantId, now, [pluginId]);
     }
     if (abandoned !== undefined && !FINAL_STATUSES.has(abandoned.status)) {
       const problem = new ConflictError(
@@ -435,8 +443,9 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
 
   /** What was installed (and its sealed config) before the change; rewriting it on retry is harmless. */
   async function snapshot(input: DeployState, context: StepContext): Promise<DeployState> {
+    const state = await checkDrift(input, context);
     const plugins = [];
-    for (const step of requirePlan(input.plan, input.deployment_id).steps) {
+    for (const step of requirePlan(state.plan, state.deployment_id).steps) {
       const installation = await installations.find(input.tenant_id, step.plugin_id);
       plugins.push({
         plugin_id: step.plugin_id,
@@ -454,7 +463,84 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
       taken_at: context.now.toISOString(),
       plugins,
     });
-    return input;
+    return state;
+  }
+
+  /**
+   * Drift (only with a runtime that lists what it runs): compares the plan's plugins with the
+   * record, under the lease. Found drift is recorded on the deployment (with its `Runtime Drift
+   * Detected` event) and on the installations; then the tenant policy decides: `fail` throws
+   * `runtime-drift` (before Apply: nothing changed), `adopt` records what the runtime runs as
+   * `adopted` revisions, plans again on that basis, verifies the new plan, and goes on with it.
+   */
+  async function checkDrift(input: DeployState, context: StepContext): Promise<DeployState> {
+    const list = ports.runtime.list;
+    if (list === undefined) return input;
+    const { tenant_id: tenantId, deployment_id: deploymentId } = input;
+    const { now } = context;
+    const plan = requirePlan(input.plan, deploymentId);
+    const pluginIds = plan.order.length > 0 ? plan.order : plan.steps.map((step) => step.plugin_id);
+    const observed = await list(tenantId);
+    const recorded: RecordedPlugin[] = [];
+    for (const pluginId of pluginIds) {
+      const installation = await installations.find(tenantId, pluginId);
+      recorded.push({
+        plugin_id: pluginId,
+        unique_identifier: installation?.status === 'installed' ? installation.unique_identifier : null,
+      });
+    }
+    const drifts = detectDrift(recorded, observed, pluginIds);
+    const drifted = new Set(drifts.map((drift) => drift.plugin_id));
+    for (const pluginId of pluginIds) {
+      if (!drifted.has(pluginId)) await ports.drift?.recordInstallation(tenantId, pluginId, null);
+    }
+    if (drifts.length === 0) return input;
+    const policy = await ports.verifier.tenantPolicy(tenantId);
+    await deployments.update(tenantId, deploymentId, { drift: drifts }, now, OPEN, [
+      domainEvent(
+        'Runtime Drift Detected',
+        `${deploymentId}/drift/${plan.frozen_at ?? ''}`,
+        { tenant_id: tenantId, deployment_id: deploymentId, drift: drifts, on_drift: policy.on_drift },
+        now,
+      ),
+    ]);
+    for (const drift of drifts) {
+      await ports.drift?.recordInstallation(tenantId, drift.plugin_id, {
+        ...drift,
+        detected_at: now.toISOString(),
+        deployment_id: deploymentId,
+      });
+    }
+    if (policy.on_drift === 'fail' || ports.drift === undefined) {
+      throw new ProblemError(
+        'runtime-drift',
+        `The runtime does not run what pluginops recorded: ${drifts.map(describeDrift).join(' ')} ` +
+          `Nothing was changed. Adopt what Dify runs with POST /v1/tenants/${tenantId}/runtime:sync, or set the policy's on_drift to adopt.`,
+        { extensions: { drift: drifts } },
+      );
+    }
+    for (const drift of drifts) {
+      await ports.drift.adopt(
+        tenantId,
+        drift.plugin_id,
+        drift.observed,
+        deploymentId,
+        'pluginops (drift adopted at Snapshot)',
+        now,
+      );
+    }
+    // The basis moved (by adoption): plan again from what runs, and verify that plan.
+    const deployment = await getDeployment(tenantId, deploymentId);
+    const planned = await ports.planner.plan(deployment, {
+      fetchMissing: deployment.may_fetch === true,
+      installations: await installations.listInstalled(tenantId),
+      now,
+    });
+    const replanned: DeploymentPlan = { ...planned, frozen_at: now.toISOString() };
+    const state: DeployState = { ...input, plan: replanned };
+    await verify(state, context);
+    await deployments.update(tenantId, deploymentId, { plan: replanned }, now, OPEN);
+    return state;
   }
 
   // ── Apply ───────────────────────────────────────────────────────────────────────────────────
@@ -496,8 +582,10 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
     const { now } = context;
     const deployment = await getDeployment(input.tenant_id, input.deployment_id);
     let changed = false;
+    const touched: string[] = [];
     for (const step of requirePlan(input.plan, input.deployment_id).steps) {
       if (step.action === 'keep') continue;
+      touched.push(step.plugin_id);
       const installation = await installations.find(input.tenant_id, step.plugin_id);
       const config = await configFor(deployment, step, installation);
       const revision = step.from.revision + 1;
@@ -542,7 +630,7 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
       });
       changed = true;
     }
-    if (changed) await syncRuntime(input.tenant_id, now);
+    if (changed) await syncRuntime(input.tenant_id, now, touched);
     return input;
   }
 
@@ -728,7 +816,7 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
       restoredPlugins.push(step.plugin_id);
       rolledBack = true;
     }
-    await syncRuntime(tenantId, now);
+    await syncRuntime(tenantId, now, restoredPlugins);
     const probes: Record<string, string> = {};
     for (const step of plan.steps.filter((s) => restoredPlugins.includes(s.plugin_id))) {
       const installation = await installations.find(tenantId, step.plugin_id);

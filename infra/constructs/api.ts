@@ -77,7 +77,8 @@ export const GROUP_ACCESS: Readonly<Record<RouteGroup, GroupAccess>> = {
     objects: [],
     checksObjects: false,
     putEvents: false,
-    secrets: ['cursor'],
+    // runtime:sync reads the tenant's Dify plugin daemon.
+    secrets: ['cursor', 'difyDaemon'],
     ...NO_WORKFLOWS,
   },
   // Presigned PUTs to uploads/, publishing reads uploads/ and stores packages/ once.

@@ -14,7 +14,7 @@ import { NAG_REASONS, suppress } from './nag.ts';
 import { removalPolicyOf } from './pluginops-function.ts';
 
 /** The runtime secrets a function can be given, by short name. */
-export type SecretName = 'cursor' | 'github' | 'marketplace' | 'config';
+export type SecretName = 'cursor' | 'github' | 'marketplace' | 'config' | 'difyDaemon';
 
 /** The environment variable each secret is delivered as (through `PLUGINOPS_SECRET_ARNS`). */
 export const SECRET_VARIABLES: Readonly<Record<SecretName, string>> = {
@@ -22,6 +22,7 @@ export const SECRET_VARIABLES: Readonly<Record<SecretName, string>> = {
   github: ENV.githubToken,
   marketplace: ENV.marketplaceToken,
   config: ENV.configKey,
+  difyDaemon: ENV.difyDaemonKey,
 };
 
 /**
@@ -62,6 +63,8 @@ export class RuntimeSecrets extends Construct {
    * configs sealed with the old key could no longer be opened.
    */
   readonly configKey: secretsmanager.Secret;
+  /** The Dify plugin daemon's server key (placeholder until an operator puts the real one). */
+  readonly difyDaemonKey: secretsmanager.Secret;
   /** Every secret by the name functions ask for it with. */
   readonly byName: Readonly<Record<SecretName, secretsmanager.ISecret>>;
 
@@ -101,7 +104,16 @@ export class RuntimeSecrets extends Construct {
       generateSecretString: CONFIG_KEY_GENERATION,
       removalPolicy,
     });
+    this.difyDaemonKey = new secretsmanager.Secret(this, 'DifyDaemonKey', {
+      secretName: name('dify-daemon-key'),
+      description:
+        "The Dify plugin daemon's SERVER_KEY (PLUGINOPS_DIFY_DAEMON_KEY), for PLUGINOPS_RUNTIME=dify-daemon; UNSET = none",
+      encryptionKey: key,
+      secretStringValue: SecretValue.unsafePlainText(UNSET_SECRET_VALUE),
+      removalPolicy,
+    });
     this.byName = {
+      difyDaemon: this.difyDaemonKey,
       cursor: this.cursorSecret,
       github: this.githubToken,
       marketplace: this.marketplaceToken,

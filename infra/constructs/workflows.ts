@@ -263,16 +263,22 @@ export const TASK_ACCESS: Readonly<Record<string, TaskAccess>> = {
   verify: { ...TASK_BASE, putEvents: false, objects: [{ prefix: BUCKET_PREFIXES.packages, access: 'read' }] },
   'await-approval': TASK_BASE,
   // Re-plans under the lease; settling an abandoned deployment re-syncs the desired state.
-  acquire: { ...PLANS, objects: [...PLANS.objects, desiredStateWrite] },
+  // The tasks that may call a Dify plugin daemon (PLUGINOPS_RUNTIME=dify-daemon) get its server key.
+  acquire: {
+    ...PLANS,
+    objects: [...PLANS.objects, desiredStateWrite],
+    secrets: [...PLANS.secrets, 'difyDaemon'],
+  },
+  // With a Dify plugin daemon, Snapshot lists it to find drift (and emits the drift event).
   snapshot: {
     ...TASK_BASE,
-    putEvents: false,
     objects: [{ prefix: BUCKET_PREFIXES.backups, access: 'write' }],
+    secrets: ['difyDaemon'],
   },
-  apply: { ...TASK_BASE, objects: [desiredStateWrite] },
-  probe: { ...TASK_BASE, putEvents: false, probesRuntime: true },
+  apply: { ...TASK_BASE, objects: [desiredStateWrite], secrets: ['difyDaemon'] },
+  probe: { ...TASK_BASE, putEvents: false, probesRuntime: true, secrets: ['difyDaemon'] },
   release: TASK_BASE,
-  rollback: { ...TASK_BASE, objects: [desiredStateWrite], probesRuntime: true },
+  rollback: { ...TASK_BASE, objects: [desiredStateWrite], probesRuntime: true, secrets: ['difyDaemon'] },
   alert: TASK_BASE,
   'mark-failed': TASK_BASE,
   'sweep-find-due-tenants': { ...TASK_BASE, table: 'read', putEvents: false },

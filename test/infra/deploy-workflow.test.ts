@@ -226,6 +226,20 @@ describe('task functions', () => {
     }
   });
 
+  it('give the daemon key only to the tasks that call a Dify plugin daemon, through Secrets Manager', () => {
+    for (const name of ['acquire', 'snapshot', 'apply', 'probe', 'rollback']) {
+      const environment = environmentOf(task(name));
+      expect(JSON.stringify(environment.PLUGINOPS_SECRET_ARNS), name).toContain('PLUGINOPS_DIFY_DAEMON_KEY');
+      expect(environment.PLUGINOPS_DIFY_DAEMON_KEY, name).toBeUndefined();
+      expect(environment.PLUGINOPS_RUNTIME, name).toBe('plugin-host');
+    }
+    for (const name of ['resolve', 'verify', 'release', 'alert']) {
+      expect(JSON.stringify(environmentOf(task(name)).PLUGINOPS_SECRET_ARNS ?? ''), name).not.toContain(
+        'PLUGINOPS_DIFY_DAEMON_KEY',
+      );
+    }
+  });
+
   it('let resolve and acquire publish fetched dependencies; acquire also writes the desired state', () => {
     const bucket = JSON.stringify({ 'Fn::GetAtt': [logicalId(dev.stack.storage.bucket), 'Arn'] });
     for (const name of ['resolve', 'acquire']) {

@@ -136,6 +136,27 @@ describe('stage config', () => {
     ).toThrow(/http\(s\) URL/);
   });
 
+  it('selects the Dify plugin daemon runtime from context, and requires its URL then', () => {
+    expect(resolveStageConfig('dev', () => undefined)).toMatchObject({
+      runtime: 'plugin-host',
+      difyDaemonUrl: undefined,
+    });
+    const context: Record<string, string> = {
+      'pluginops:prod:runtime': 'dify-daemon',
+      'pluginops:prod:difyDaemonUrl': 'https://plugin-daemon.internal.example.com/',
+    };
+    expect(resolveStageConfig('prod', (key) => context[key])).toMatchObject({
+      runtime: 'dify-daemon',
+      difyDaemonUrl: 'https://plugin-daemon.internal.example.com',
+    });
+    expect(() =>
+      resolveStageConfig('prod', (key) => (key === 'pluginops:prod:runtime' ? 'dify-daemon' : undefined)),
+    ).toThrow(/pluginops:prod:difyDaemonUrl is required/);
+    expect(() =>
+      resolveStageConfig('prod', (key) => (key === 'pluginops:prod:runtime' ? 'kubernetes' : undefined)),
+    ).toThrow(/plugin-host or dify-daemon/);
+  });
+
   it('retains data only in prod', () => {
     expect(STAGE_NAMES.map((name) => resolveStageConfig(name).retainData)).toEqual([false, false, true]);
   });

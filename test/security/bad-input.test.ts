@@ -823,7 +823,7 @@ const PATHS: Case[] = [
   },
   {
     name: 'unsupported method',
-    method: 'PATCH',
+    method: 'PUT',
     path: '/v1/tenants/{acme}',
     key: 'operator',
     json: { display_name: 'x' },

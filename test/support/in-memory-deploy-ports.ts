@@ -533,6 +533,7 @@ export class InMemoryDeployPorts {
             if (change.error !== undefined) next.error = change.error;
             if (change.approval !== undefined) next.approval = change.approval;
             if (change.task_token !== undefined) next.task_token = change.task_token;
+            if (change.drift !== undefined) next.drift = [...change.drift];
             this.applyTimeline(next, change.steps);
             for (const field of change.remove ?? []) delete next[field];
             this.deploymentItems.set(key(tenantId, deploymentId), next);

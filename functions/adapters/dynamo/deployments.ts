@@ -194,6 +194,7 @@ export async function updateDeployment(
   if (change.error !== undefined) assign('error', change.error);
   if (change.approval !== undefined) assign('approval', change.approval);
   if (change.task_token !== undefined) assign('task_token', change.task_token);
+  if (change.drift !== undefined) assign('drift', change.drift);
   sets.push(...timelineClauses(change.steps ?? [], names, values));
   const removes = (change.remove ?? []).map((field) => {
     names[`#r_${field}`] = field;

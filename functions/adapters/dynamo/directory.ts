@@ -37,6 +37,7 @@ export async function listTenants(limit: number, cursor: string | undefined): Pr
     items: (result.Items ?? []).map((item) => ({
       tenant_id: item.tenant_id as string,
       display_name: (item.display_name as string | null | undefined) ?? null,
+      dify_tenant_id: (item.dify_tenant_id as string | null | undefined) ?? null,
       created_at: item.created_at as string,
     })),
     next_cursor: encodeCursor(result.LastEvaluatedKey, scope),

@@ -52,8 +52,8 @@ export async function listInstallations(
     limit: options.limit,
     cursor: options.cursor,
     filter: {
-      expression: '#status = :installed OR attribute_exists(#hold)',
-      names: { '#status': 'status', '#hold': 'hold' },
+      expression: '#status = :installed OR attribute_exists(#hold) OR attribute_exists(#drift)',
+      names: { '#status': 'status', '#hold': 'hold', '#drift': 'drift' },
       values: { ':installed': 'installed' },
     },
   });

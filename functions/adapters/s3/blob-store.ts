@@ -136,6 +136,17 @@ export async function putFileOnce(key: string, filePath: string, sha256Hex: stri
   );
 }
 
+/** The whole object (small objects only: a package is at most 50 MiB). */
+export async function getObjectBytes(key: string): Promise<Uint8Array> {
+  try {
+    const result = await s3Client().send(new GetObjectCommand({ Bucket: bucket(), Key: key }));
+    return await (result.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
+  } catch (error) {
+    if (isMissing(error)) throw new NotFoundError(`Nothing is stored at ${key}.`);
+    throw error;
+  }
+}
+
 export async function putJson(key: string, value: unknown): Promise<void> {
   await s3Client().send(
     new PutObjectCommand({

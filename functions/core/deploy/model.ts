@@ -3,6 +3,7 @@
  * plans and step timelines, installations (with their lease and hold) and revisions.
  */
 import type { Problem } from '#core/errors.ts';
+import type { Drift } from '#core/runtime-drift.ts';
 
 export const DEPLOYMENT_OPERATIONS = ['install', 'upgrade', 'uninstall', 'rollback', 'auto-upgrade'] as const;
 export type DeploymentOperation = (typeof DEPLOYMENT_OPERATIONS)[number];
@@ -129,6 +130,8 @@ export interface Deployment {
   /** SHA-256 of the request's canonical config JSON, when it carried one. */
   config_digest?: string;
   approval_timeout_seconds: number;
+  /** Differences between the Dify plugin daemon and the record found at Snapshot. */
+  drift?: Drift[];
   created_at: string;
   updated_at: string;
 }
@@ -162,6 +165,10 @@ export interface Installation {
   hold?: Hold;
   lock?: Lease;
   last_deployment_id?: string;
+  /** The Dify plugin daemon ran something else than this record when last compared (see runtime-drift.ts). */
+  drift?: Drift & { detected_at: string; deployment_id?: string };
+  /** Adopted from a Dify plugin daemon without the package in the catalog: it cannot be re-deployed from here. */
+  not_in_catalog?: boolean;
   updated_at: string;
 }
 
@@ -174,7 +181,8 @@ export interface Revision {
   unique_identifier: string | null;
   previous_unique_identifier: string | null;
   version: string | null;
-  operation: DeploymentOperation;
+  /** `adopted`: recorded from what a Dify plugin daemon runs (runtime:sync, or drift with `on_drift: adopt`). */
+  operation: DeploymentOperation | 'adopted';
   actor: string;
   deployment_id: string;
   /** SHA-256 of the canonical config JSON; the config itself is sealed and never returned. */

@@ -10,6 +10,7 @@ import type { Problem } from '#core/errors.ts';
 import type { DomainEvent } from '#core/events.ts';
 import type { Keyring } from '#core/package/signature.ts';
 import type { TenantPolicy } from '#core/policy.ts';
+import type { Drift, ObservedPlugin } from '#core/runtime-drift.ts';
 import type {
   Approval,
   Deployment,
@@ -45,6 +46,8 @@ export interface DeploymentChange {
   approval?: Approval;
   task_token?: string;
   steps?: readonly DeploymentStep[];
+  /** What Snapshot found the runtime running differently from the record. */
+  drift?: readonly Drift[];
   /** Remove these attributes. */
   remove?: Array<'error' | 'task_token'>;
 }
@@ -168,15 +171,51 @@ export interface ProbeOutcome {
   detail: string;
 }
 
-/** The runtime that runs a tenant's plugins (today: the desired-state host). */
+/** The runtime that runs a tenant's plugins: the desired-state host, or a Dify plugin daemon. */
 export interface DeployRuntime {
-  /** Makes the runtime run what `installed` says (the installation records are the truth). */
+  /**
+   * Makes the runtime run what `installed` says (the installation records are the truth).
+   * `pluginIds`: the plugins the caller changed; a per-plugin runtime (a Dify daemon) converges
+   * only those, a whole-document runtime (the built-in host) ignores it.
+   */
   sync(
     tenantId: string,
     installed: readonly StoredInstallation[],
     now: Date,
+    pluginIds?: readonly string[],
   ): Promise<'written' | 'newer-present'>;
   probe(tenantId: string, pluginId: string, uniqueIdentifier: string | null): Promise<ProbeOutcome>;
+  /**
+   * Checked at Resolve: throws a ProblemError when the tenant cannot be deployed to by this
+   * runtime (a Dify daemon needs the tenant's `dify_tenant_id`). Absent: every tenant can.
+   */
+  assertTarget?(tenantId: string): Promise<void>;
+  /**
+   * What the runtime runs for the tenant, for drift at Snapshot. Only a runtime that can be
+   * changed behind pluginops' back (a Dify daemon, through the Dify console) has it.
+   */
+  list?(tenantId: string): Promise<ObservedPlugin[]>;
+}
+
+/** An installation's drift as recorded on it. */
+export type InstallationDrift = Drift & { detected_at: string; deployment_id?: string };
+
+/** Where drift found at Snapshot is recorded, and how what the runtime runs is adopted. */
+export interface DriftStore {
+  /** Sets (or with null clears) the drift of one installation. */
+  recordInstallation(tenantId: string, pluginId: string, drift: InstallationDrift | null): Promise<void>;
+  /**
+   * Records `uniqueIdentifier` (null: not installed) as the plugin's installed state, as an
+   * `adopted` revision under the lease `holder` holds, with its `Installation Changed` event.
+   */
+  adopt(
+    tenantId: string,
+    pluginId: string,
+    uniqueIdentifier: string | null,
+    holder: string,
+    actor: string,
+    now: Date,
+  ): Promise<{ changed: boolean }>;
 }
 
 export interface DeployPorts {
@@ -185,6 +224,8 @@ export interface DeployPorts {
   planner: DeployPlanner;
   verifier: DeployVerifier;
   runtime: DeployRuntime;
+  /** Drift records and adoption; needed when the runtime has `list` (see DeployRuntime). */
+  drift?: DriftStore;
   /** Keeps the before-image of a deployment (S3 `backups/…`). */
   saveSnapshot(key: string, snapshot: unknown): Promise<void>;
   clock(): Date;
