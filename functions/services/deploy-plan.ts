@@ -136,14 +136,19 @@ export async function planDeployment(
       : {}),
   });
   const uid = request.target.unique_identifier;
-  // An exact build the tenant cannot see (or that does not exist) is a 404, not an unsatisfiable plan.
-  if (uid !== undefined) await requirePackage(uid, request.tenant_id);
   const root =
     uid === undefined
       ? { pluginId, range: request.target.version ?? '*' }
       : { pluginId, range: parseUniqueIdentifier(uid).version, pinned: uid };
   port.addRoots([root]);
-  const resolution = await resolveDependencies(port, { roots: [root], installed: installedVersions });
+  const resolution = await resolveDependencies(port, { roots: [root], installed: installedVersions }).catch(
+    async (error: unknown) => {
+      // An exact build the tenant cannot see (or that does not exist) is a 404, not an
+      // unsatisfiable plan; looked up only when the plan fails, so a plan costs no extra read.
+      if (uid !== undefined) await requirePackage(uid, request.tenant_id);
+      throw error;
+    },
+  );
   const steps: PlanStep[] = [];
   // The resolution lists every package the target needs, installed ones it keeps included, so
   // the plan's own plugins are all it relies on.

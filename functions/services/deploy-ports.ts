@@ -13,6 +13,7 @@ import {
 import { listTenants } from '#adapters/dynamo/directory.ts';
 import {
   applyRevision,
+  closeAndRelease,
   finalizeRevision,
   findInstallation,
   findRevision,
@@ -91,6 +92,7 @@ export function deployPorts(): DeployPorts {
       listInstalled: listInstalledPlugins,
       takeLease,
       releaseLease,
+      closeAndRelease,
       applyRevision,
       findRevision,
       finalizeRevision,

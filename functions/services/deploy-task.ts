@@ -28,6 +28,13 @@ export interface DeployState {
   replans?: number;
   /** Acquire's verdict: false sends the run back to Resolve (the `PlanHolds` Choice). */
   plan_holds?: boolean;
+  /** The deployment's fixed facts and the tenant policy (Resolve), so later steps need not re-read them. */
+  facts?: unknown;
+  policy?: unknown;
+  /** What Resolve found installed: `{plugin_id, unique_identifier, version, status}` per plugin. */
+  installed?: unknown;
+  /** The deployment as the API stored it (the execution input), read by Resolve instead of DynamoDB. */
+  deployment?: unknown;
   /** Timeline entries not yet written. */
   timeline?: DeploymentStep[];
   /** Set by a Catch (`ResultPath: $.error`). */

@@ -31,6 +31,7 @@ import type { DeployPorts, StoredInstallation } from '#core/deploy/ports.ts';
 import { assertVerified } from '#core/deploy/verify.ts';
 import { ConflictError, NotFoundError, type Problem, ProblemError, toProblem } from '#core/errors.ts';
 import { type DomainEvent, domainEvent, type EventType } from '#core/events.ts';
+import type { TenantPolicy } from '#core/policy.ts';
 import { describeDrift, detectDrift, type RecordedPlugin } from '#core/runtime-drift.ts';
 import { logger } from '#shared/logger.ts';
 import { isDependencyStep } from './deploy-plan.ts';
@@ -53,7 +54,7 @@ function targetStep(deployment: Pick<Deployment, 'target' | 'plan'>): PlanStep |
 
 function deploymentEvent(
   type: EventType,
-  deployment: Deployment,
+  deployment: Pick<Deployment, 'deployment_id' | 'tenant_id' | 'operation' | 'target' | 'plan'>,
   now: Date,
   extra: Record<string, unknown> = {},
   key: string = deployment.deployment_id,
@@ -118,8 +119,8 @@ function probeProblem(detail: string): Problem {
   return new ProblemError('probe-failed', detail).toProblem();
 }
 
-/** Step records: only the deployment's fixed facts, which no step changes. */
-type DeploymentFacts = Pick<
+/** The deployment's fixed facts, which no step changes: Resolve puts them in the state. */
+export type DeploymentFacts = Pick<
   Deployment,
   | 'deployment_id'
   | 'tenant_id'
@@ -129,7 +130,22 @@ type DeploymentFacts = Pick<
   | 'allow_downgrade'
   | 'has_config'
   | 'config_digest'
+  | 'approval_timeout_seconds'
 >;
+
+function factsOf(deployment: Deployment): DeploymentFacts {
+  return {
+    deployment_id: deployment.deployment_id,
+    tenant_id: deployment.tenant_id,
+    operation: deployment.operation,
+    target: deployment.target,
+    actor: deployment.actor,
+    allow_downgrade: deployment.allow_downgrade,
+    has_config: deployment.has_config,
+    ...(deployment.config_digest === undefined ? {} : { config_digest: deployment.config_digest }),
+    approval_timeout_seconds: deployment.approval_timeout_seconds,
+  };
+}
 
 export interface DeploySteps {
   resolve(input: DeployState, context: StepContext): Promise<DeployState>;
@@ -157,6 +173,14 @@ const MAX_SYNC_ATTEMPTS = 5;
 
 export function deploySteps(ports: DeployPorts): DeploySteps {
   const { deployments, installations } = ports;
+
+  /** The facts the state carries (read from the deployment when a run started before they did). */
+  async function facts(input: DeployState): Promise<DeploymentFacts> {
+    return (
+      (input.facts as DeploymentFacts | undefined) ??
+      factsOf(await getDeployment(input.tenant_id, input.deployment_id))
+    );
+  }
 
   async function getDeployment(tenantId: string, deploymentId: string): Promise<Deployment> {
     const deployment = await deployments.find(tenantId, deploymentId);
@@ -196,15 +220,24 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
         `What is installed kept changing while this deployment waited for its lease (re-planned ${MAX_REPLANS} times); try again.`,
       );
     }
-    const deployment = await getDeployment(tenantId, deploymentId);
+    // The API starts the run with the deployment it stored; a re-plan reads it again.
+    const given = replans === 0 ? (input.deployment as Deployment | undefined) : undefined;
+    const deployment =
+      given?.deployment_id === deploymentId ? given : await getDeployment(tenantId, deploymentId);
     // A runtime may refuse the tenant up front (a Dify daemon needs the tenant's dify_tenant_id).
     await ports.runtime.assertTarget?.(tenantId);
     const current = await installations.listInstalled(tenantId);
-    const planned = await ports.planner.plan(deployment, {
-      fetchMissing: deployment.may_fetch === true,
-      installations: current,
-      now,
-    });
+    // The API made this plan moments ago with the same planner (never fetching); while what it
+    // relied on is unchanged it is the plan, otherwise (or when there is none) plan again.
+    const preview = deployment.plan;
+    const planned =
+      replans === 0 && preview?.basis !== undefined && basisChanges(preview.basis, current).length === 0
+        ? { steps: preview.steps, order: preview.order, basis: preview.basis, fetched: [] }
+        : await ports.planner.plan(deployment, {
+            fetchMissing: deployment.may_fetch === true,
+            installations: current,
+            now,
+          });
     // Checked again here: a dependent may have been installed since the API accepted the request.
     if (deployment.operation === 'uninstall' && deployment.force !== true) {
       await ports.planner.assertNoDependents(tenantId, pluginOf(deployment));
@@ -246,6 +279,14 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
       approval: { required: policy.approval_required, timeout_seconds: deployment.approval_timeout_seconds },
       plan,
       replans,
+      facts: factsOf({ ...deployment, ...target }),
+      policy,
+      installed: current.map((item) => ({
+        plugin_id: item.plugin_id,
+        unique_identifier: item.unique_identifier,
+        version: item.version,
+        status: item.status,
+      })),
     };
   }
 
@@ -258,8 +299,9 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
 
   async function verify(input: DeployState, _context: StepContext): Promise<DeployState> {
     const plan = requirePlan(input.plan, input.deployment_id);
-    const deployment = await getDeployment(input.tenant_id, input.deployment_id);
-    const policy = await ports.verifier.tenantPolicy(input.tenant_id);
+    const deployment = await facts(input);
+    const policy =
+      (input.policy as TenantPolicy | undefined) ?? (await ports.verifier.tenantPolicy(input.tenant_id));
     const keyring = await ports.verifier.keyring();
     const records = new Map<string, PackageRecord>();
     for (const step of plan.steps) {
@@ -273,11 +315,11 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
     const removed = new Set(
       plan.steps.filter((step) => step.to.unique_identifier === null).map((s) => s.plugin_id),
     );
-    const resulting = await ports.verifier.resulting(
-      [...records.values()],
-      await installations.listInstalled(input.tenant_id),
-      removed,
-    );
+    // What Resolve saw installed (Acquire confirms that what the plan relies on has not moved).
+    const installed =
+      (input.installed as StoredInstallation[] | undefined) ??
+      (await installations.listInstalled(input.tenant_id));
+    const resulting = await ports.verifier.resulting([...records.values()], installed, removed);
     // Every build of the frozen plan, dependencies included, against the signers trusted now.
     for (const step of plan.steps.filter(verifiable)) {
       const record = records.get(step.plugin_id) as PackageRecord;
@@ -335,8 +377,8 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
     const { tenant_id: tenantId, deployment_id: deploymentId } = input;
     const { now } = context;
     const plan = requirePlan(input.plan, deploymentId);
-    const deployment = await getDeployment(tenantId, deploymentId);
-    const pluginId = pluginOf(deployment);
+    const deployment = await facts(input);
+    const pluginId = pluginOf({ ...deployment, plan });
     const taken = await leaseEvery(tenantId, deploymentId, [pluginId, ...plan.order], now);
     const changed = basisChanges(plan.basis ?? {}, await installations.listInstalled(tenantId));
     if (changed.length === 0) return { ...input, plan_holds: true };
@@ -580,7 +622,7 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
 
   async function apply(input: DeployState, context: StepContext): Promise<DeployState> {
     const { now } = context;
-    const deployment = await getDeployment(input.tenant_id, input.deployment_id);
+    const deployment = await facts(input);
     let changed = false;
     const touched: string[] = [];
     for (const step of requirePlan(input.plan, input.deployment_id).steps) {
@@ -656,7 +698,7 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
     const { tenant_id: tenantId, deployment_id: deploymentId } = input;
     const { now } = context;
     const plan = requirePlan(input.plan, deploymentId);
-    const deployment = await getDeployment(tenantId, deploymentId);
+    const deployment = await facts(input);
     // A probe that failed before it passed left an error behind; the deployment succeeded.
     const marked = await deployments.update(
       tenantId,
@@ -666,20 +708,21 @@ export function deploySteps(ports: DeployPorts): DeploySteps {
       OPEN,
       [deploymentEvent('Deployment Succeeded', { ...deployment, plan }, now, { status: 'succeeded' })],
     );
-    if (!marked && deployment.status !== 'succeeded') {
-      throw new ConflictError(
-        `Deployment ${deploymentId} ended (${deployment.status}) before it could be released.`,
-      );
+    if (!marked) {
+      // A retry after the status was written goes on; a deployment ended otherwise stops here.
+      const { status } = await getDeployment(tenantId, deploymentId);
+      if (status !== 'succeeded') {
+        throw new ConflictError(`Deployment ${deploymentId} ended (${status}) before it could be released.`);
+      }
     }
     for (const step of plan.steps) {
-      if (step.action !== 'keep') {
-        await installations.finalizeRevision(
-          tenantId,
-          step.plugin_id,
-          step.from.revision + 1,
-          'succeeded',
-          now,
-        );
+      const revision = step.action === 'keep' ? undefined : step.from.revision + 1;
+      if (installations.closeAndRelease !== undefined) {
+        await installations.closeAndRelease(tenantId, step.plugin_id, deploymentId, revision, now);
+        continue;
+      }
+      if (revision !== undefined) {
+        await installations.finalizeRevision(tenantId, step.plugin_id, revision, 'succeeded', now);
       }
       await installations.releaseLease(tenantId, step.plugin_id, deploymentId);
     }

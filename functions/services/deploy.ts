@@ -181,9 +181,11 @@ export async function startDeployment(
         ? {}
         : { config_sealed: sealed, config_digest: configDigest(request.config as PluginConfig) }),
     });
+    // The run starts with the deployment as stored (Resolve need not read it back).
     await workflowEngine().startExecution('deploy', deploymentId, {
       deployment_id: deploymentId,
       tenant_id: tenantId,
+      deployment: { ...deployment, steps: [] },
     });
     return deployment;
   } catch (error) {
@@ -229,12 +231,12 @@ async function previewPlan(
   now: Date,
 ): Promise<DeploymentPlan | undefined> {
   try {
-    const { steps, order } = await planDeployment(request, {
+    const { steps, order, basis } = await planDeployment(request, {
       fetchMissing: false,
       installations: installed,
       now,
     });
-    return { steps, order };
+    return { steps, order, basis };
   } catch (error) {
     if (mayFetch && error instanceof ProblemError && error.slug === 'dependency-unsatisfiable')
       return undefined;

@@ -135,6 +135,59 @@ export async function takeLease(
   }
 }
 
+/**
+ * Release in one write: the deployment's revision closed as succeeded and its lease given back,
+ * together. When either no longer holds (the revision was closed, the lease taken over), each is
+ * done on its own, as {@link finalizeRevision} and {@link releaseLease} would.
+ */
+export async function closeAndRelease(
+  tenantId: string,
+  pluginId: string,
+  deploymentId: string,
+  revision: number | undefined,
+  now: Date,
+): Promise<void> {
+  if (revision === undefined) {
+    await releaseLease(tenantId, pluginId, deploymentId);
+    return;
+  }
+  try {
+    await documentClientInstance().send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: mainTableName(),
+              Key: keys.revision(tenantId, pluginId, revision),
+              UpdateExpression: 'SET outcome = :outcome, finalized_at = :now',
+              ConditionExpression: 'outcome = :pending',
+              ExpressionAttributeValues: {
+                ':outcome': 'succeeded',
+                ':now': now.toISOString(),
+                ':pending': 'pending',
+              },
+            },
+          },
+          {
+            Update: {
+              TableName: mainTableName(),
+              Key: keys.installation(tenantId, pluginId),
+              UpdateExpression: 'REMOVE #lock',
+              ConditionExpression: '#lock.deployment_id = :me',
+              ExpressionAttributeNames: { '#lock': 'lock' },
+              ExpressionAttributeValues: { ':me': deploymentId },
+            },
+          },
+        ],
+      }),
+    );
+  } catch (error) {
+    if (!isConditionalFailure(error)) throw error;
+    await finalizeRevision(tenantId, pluginId, revision, 'succeeded', now);
+    await releaseLease(tenantId, pluginId, deploymentId);
+  }
+}
+
 /** Gives the lease back; a lease no longer ours (taken over) is left alone. */
 export async function releaseLease(
   tenantId: string,

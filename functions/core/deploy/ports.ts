@@ -105,6 +105,18 @@ export interface InstallationStore {
     now: Date,
   ): Promise<{ previous: Lease | undefined }>;
   releaseLease(tenantId: string, pluginId: string, deploymentId: string): Promise<boolean>;
+  /**
+   * Release of one plugin in one write where the store can: revision `revision` (when the
+   * deployment applied one) closed as succeeded and the lease given back. Optional: without it,
+   * {@link finalizeRevision} and {@link releaseLease} are called one after the other.
+   */
+  closeAndRelease?(
+    tenantId: string,
+    pluginId: string,
+    deploymentId: string,
+    revision: number | undefined,
+    now: Date,
+  ): Promise<void>;
   /** Installation + revision `expectedRevision + 1` in one transaction (see the adapter). */
   applyRevision(
     input: ApplyRevisionInput,
