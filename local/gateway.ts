@@ -26,6 +26,9 @@ export type ApiDispatcher = (
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
+/** Paths that belong to the API even where no route matches (they answer problems, never the console). */
+const API_PREFIXES = ['/v1/', '/marketplace/'];
+
 export interface GatewayLogger {
   request(line: Record<string, unknown>): void;
   error(message: string, error: unknown): void;
@@ -38,7 +41,7 @@ export interface GatewayOptions {
   port: number;
   logger: GatewayLogger;
   maxBodyBytes?: number;
-  /** Static files (the web console) for GET/HEAD outside /v1/; answers `false` to fall through. */
+  /** Static files (the web console) for GET/HEAD that no API route matches; answers `false` to fall through. */
   assets?: AssetHandler;
 }
 
@@ -98,8 +101,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     const rawPath = url.split('?')[0] ?? '/';
-    if (options.assets && !rawPath.startsWith('/v1/') && (await options.assets(req, res, rawPath))) return;
     const match = matcher.match(method, rawPath);
+    // API routes first (/v1/…, and the Dify marketplace protocol under /marketplace/…); the console's
+    // files answer only what no route matches.
+    if (
+      match.kind === 'not-found' &&
+      options.assets &&
+      !API_PREFIXES.some((prefix) => rawPath.startsWith(prefix)) &&
+      (await options.assets(req, res, rawPath))
+    ) {
+      return;
+    }
     if (match.kind === 'not-found') {
       discardBody(req);
       writeProblem(

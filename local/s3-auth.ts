@@ -39,10 +39,12 @@ export function accessKeyOf(
     if (v2?.[1] !== undefined) return v2[1];
     return undefined;
   }
+  // A CORS preflight carries the presigned URL's query but no signature of its own: it is nobody's.
+  if (method === 'OPTIONS') return undefined;
   const query = new URL(url, 'http://local').searchParams;
   const credential = query.get('X-Amz-Credential');
   if (credential !== null) return credential.split('/')[0] || undefined;
-  return method === 'OPTIONS' ? undefined : (query.get('AWSAccessKeyId') ?? undefined);
+  return query.get('AWSAccessKeyId') ?? undefined;
 }
 
 export type AuthDecision =

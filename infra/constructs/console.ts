@@ -109,6 +109,9 @@ export class Console extends Construct {
     });
 
     const apiDomain = Fn.select(2, Fn.split('/', props.httpApi.apiEndpoint));
+    const apiOrigin = new origins.HttpOrigin(apiDomain, {
+      protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+    });
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: `pluginops ${stage.name} console`,
       defaultRootObject: 'index.html',
@@ -123,18 +126,20 @@ export class Console extends Construct {
         responseHeadersPolicy: headers,
         cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
       },
-      additionalBehaviors: {
-        // The API: never cached, every method, all viewer headers but Host (API Gateway needs its own).
-        '/v1/*': {
-          origin: new origins.HttpOrigin(apiDomain, {
-            protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
-          }),
-          viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
-          allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
-          cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
-          originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
-        },
-      },
+      // The API: never cached, every method, all viewer headers but Host (API Gateway needs its
+      // own) — /v1/* and the Dify marketplace protocol under /marketplace/*.
+      additionalBehaviors: Object.fromEntries(
+        ['/v1/*', '/marketplace/*'].map((pattern) => [
+          pattern,
+          {
+            origin: apiOrigin,
+            viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+            allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
+            cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
+            originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+          },
+        ]),
+      ),
     });
     this.url = `https://${this.distribution.distributionDomainName}`;
     suppress(this.distribution, [
