@@ -138,7 +138,7 @@ export const STACK_FINDING_PATTERNS: FindingPattern[] = [
     rule: 'AwsSolutions-IAM5',
     finding:
       /^Resource::arn:(<[^>]+>|[\w-]+):states:(<[^>]+>|[\w-]+):(<[^>]+>|\d+):execution:pluginops-[a-z]+-[a-z0-9-]+:\*$/,
-    path: /\/(Api\/Function-[^/]+|Workflows\/task-[^/]+|Events\/DropFunction)\/Role\//,
+    path: /\/(Api\/Function-[^/]+|Workflows\/task-[^/]+|Workflows\/recovery|Events\/DropFunction)\/Role\//,
     reason: NAG_REASONS.describeExecution,
   },
 ];

@@ -699,10 +699,10 @@ describe('one deployment per plugin at a time', () => {
     expect(first.status).toBe(202);
     expect(second.body.deployment_id).toBe(first.body.deployment_id);
     const id = first.body.deployment_id as string;
-    const again = await stack.workflows.startExecution('deploy', id, {
-      deployment_id: id,
-      tenant_id: tenant.id,
-    });
+    // The same start again (the input the API gave it) is the same execution.
+    const input = stack.workflows.describeExecution(id)?.input as Record<string, unknown>;
+    expect(input).toMatchObject({ deployment_id: id, tenant_id: tenant.id });
+    const again = await stack.workflows.startExecution('deploy', id, input);
     expect(again.alreadyStarted).toBe(true);
     expect((await finished(tenant, id)).status).toBe('succeeded');
     const all = await call('GET', `/v1/tenants/${tenant.id}/deployments`, { key: tenant.deployer });
