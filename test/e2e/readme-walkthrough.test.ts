@@ -1,6 +1,7 @@
 /**
  * The README's walkthroughs, as written: every ```sh walkthrough block of README.md, in order, in
- * one bash (-e, pipefail) against the shared local stack, from a fresh directory holding what a
+ * one bash (-e, pipefail) against a local stack of its own (as a newcomer's `npm start` is: no
+ * other test sweeps its tenants or clears its host faults), from a fresh directory holding what a
  * clone has (examples/, the `pluginops` bin). publish → deploy → fail → rollback → sweep →
  * plan --checklist. The blocks are read from README.md here, so the README cannot drift from
  * what works.
@@ -11,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, stackInfo } from '#test/support/local-stack.ts';
+import { type LocalStack, startLocalStack } from '#local/stack.ts';
+import { api } from '#test/support/local-stack.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const RUN_DEADLINE_MS = 240_000;
@@ -22,15 +24,27 @@ function walkthroughBlocks(readme: string): string[] {
 }
 
 let work: string;
+let stack: LocalStack;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'pluginops-readme-'));
+  // Where `npm start` keeps its events (the README tails it).
+  process.env.PLUGINOPS_EVENTS_FILE = join(work, '.pluginops', 'events.jsonl');
+  stack = await startLocalStack({
+    dataDir: join(work, '.pluginops'),
+    port: 0,
+    dynamodbPort: 0,
+    s3Port: 0,
+    quiet: true,
+  });
   await cp(join(repoRoot, 'examples'), join(work, 'examples'), { recursive: true });
   await mkdir(join(work, 'node_modules/.bin'), { recursive: true });
   await symlink(join(repoRoot, 'bin/pluginops.js'), join(work, 'node_modules/.bin/pluginops'));
 });
 
 afterAll(async () => {
+  await stack?.stop();
+  delete process.env.PLUGINOPS_EVENTS_FILE;
   await rm(work, { recursive: true, force: true });
 });
 
@@ -46,7 +60,6 @@ describe('README walkthroughs', () => {
         placeholder,
       );
     }
-    const stack = stackInfo();
     const env = {
       PATH: `${join(repoRoot, 'node_modules/.bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
       HOME: work,
@@ -81,13 +94,13 @@ describe('README walkthroughs', () => {
     const installed = await api<{ items: Array<{ plugin_id: string; version: string }> }>(
       'GET',
       '/v1/tenants/acme/installations',
-      { key: 'bootstrap' },
+      { key: stack.bootstrapKey, baseUrl: stack.baseUrl },
     );
     expect(installed.json.items.find((item) => item.plugin_id === 'acme/hello')?.version).toBe('0.0.3');
     const revisions = await api<{ items: Array<{ operation: string; status: string }> }>(
       'GET',
       '/v1/tenants/acme/installations/acme/hello/revisions',
-      { key: 'bootstrap' },
+      { key: stack.bootstrapKey, baseUrl: stack.baseUrl },
     );
     expect(revisions.json.items.map((item) => item.operation).reverse()).toEqual([
       'install',
