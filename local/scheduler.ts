@@ -55,8 +55,17 @@ export function startLocalScheduler(options: LocalSchedulerOptions = {}): LocalS
     }
   });
   const recover = options.recover;
-  const runRecovery = async () => {
-    if (recover === undefined) return;
+  let stopped = false;
+  // The pass in flight, so that stop() waits for it instead of leaving it to fail against engines
+  // that are shutting down.
+  let inFlight: Promise<void> = Promise.resolve();
+  const runRecovery = () => {
+    if (recover === undefined || stopped) return inFlight;
+    inFlight = inFlight.then(recoverOnce);
+    return inFlight;
+  };
+  const recoverOnce = async () => {
+    if (recover === undefined || stopped) return;
     try {
       const summary = await recover();
       if (summary.settled.length > 0) {
@@ -76,8 +85,10 @@ export function startLocalScheduler(options: LocalSchedulerOptions = {}): LocalS
   return {
     nextRun: () => job.nextRun(),
     async stop() {
+      stopped = true;
       job.stop();
       recovery?.stop();
+      await inFlight;
     },
   };
 }

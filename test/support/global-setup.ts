@@ -44,6 +44,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     s3Port: 0,
     bootstrapKey: TEST_BOOTSTRAP_KEY,
     quiet: process.env.PLUGINOPS_TEST_LOGS !== '1',
+    // Retry backoff (ASL Retry intervals) in hundredths: the retries still happen, in order and
+    // with their backoff rate and jitter, but a failed probe's two retries cost ms, not seconds.
+    // Task and approval timeouts keep their real length (timeoutScale 1).
+    workflows: { timeScale: 0.01 },
   });
   project.provide('localStack', {
     baseUrl: stack.baseUrl,
