@@ -64,7 +64,11 @@ interface RunOptions {
   /** Requests per target, split evenly over the rounds. */
   requests: number;
   concurrency: number;
-  /** Interleaved rounds per comparison. */
+  /**
+   * Interleaved rounds per comparison. Many short rounds (200 requests a side by default, about a
+   * quarter of a second) keep both sides of a round under the same load; a load spike then spoils
+   * a round or two, which the median ignores.
+   */
   rounds: number;
   /** Bound on the measured part of one comparison. */
   maxSeconds: number;
@@ -216,9 +220,9 @@ export async function runApiBench(
   options: Partial<Pick<RunOptions, 'requests' | 'concurrency' | 'rounds' | 'maxSeconds'>> = {},
 ): Promise<ApiBenchResult> {
   const run: RunOptions = {
-    requests: options.requests ?? Number(process.env.BENCH_REQUESTS ?? 3000),
+    requests: options.requests ?? Number(process.env.BENCH_REQUESTS ?? 6000),
     concurrency: options.concurrency ?? Number(process.env.BENCH_CONCURRENCY ?? 8),
-    rounds: options.rounds ?? Number(process.env.BENCH_ROUNDS ?? 9),
+    rounds: options.rounds ?? Number(process.env.BENCH_ROUNDS ?? 30),
     maxSeconds: options.maxSeconds ?? 60,
   };
   const notes: string[] = [];
