@@ -301,7 +301,8 @@ export async function runApiBench(
 
 function describe(comparison: Comparison): string {
   const ratios = comparison.roundRatios;
-  return `median of ${ratios.length} interleaved rounds ${comparison.ratio}× (rounds ${Math.min(...ratios)}–${Math.max(...ratios)}×)`;
+  const pooled = round(comparison.target.p50 / comparison.baseline.p50);
+  return `median of ${ratios.length} interleaved rounds ${comparison.ratio}× (rounds ${Math.min(...ratios)}–${Math.max(...ratios)}×, all rounds pooled ${pooled}×)`;
 }
 
 function report(result: ApiBenchResult): void {
