@@ -63,7 +63,8 @@ export function createRouteMatcher(routes: readonly RouteDefinition[]): RouteMat
         if (candidate.route.method === method) {
           return { kind: 'matched', route: candidate.route, pathParameters };
         }
-        (allow ??= new Set()).add(candidate.route.method);
+        allow ??= new Set();
+        allow.add(candidate.route.method);
       }
       if (allow !== undefined) return { kind: 'method-not-allowed', allow: [...allow].sort() };
       return { kind: 'not-found' };
