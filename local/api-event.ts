@@ -51,49 +51,57 @@ export function createRouteMatcher(routes: readonly RouteDefinition[]): RouteMat
 
   return {
     match(method, rawPath) {
-      const requestSegments = rawPath.split('/').slice(1);
-      const allow = new Set<string>();
+      const raw = rawPath.split('/').slice(1);
+      // Each segment is decoded once per request, not once per candidate route.
+      const decoded = raw.map(safeDecode);
+      let allow: Set<string> | undefined;
       for (const candidate of compiled) {
-        const pathParameters = matchSegments(candidate.segments, requestSegments);
+        // Only a greedy route can match a path of another length.
+        if (!candidate.greedy && candidate.segments.length !== raw.length) continue;
+        const pathParameters = matchSegments(candidate.segments, raw, decoded);
         if (pathParameters === undefined) continue;
         if (candidate.route.method === method) {
           return { kind: 'matched', route: candidate.route, pathParameters };
         }
+        allow ??= new Set();
         allow.add(candidate.route.method);
       }
-      if (allow.size > 0) return { kind: 'method-not-allowed', allow: [...allow].sort() };
+      if (allow !== undefined) return { kind: 'method-not-allowed', allow: [...allow].sort() };
       return { kind: 'not-found' };
     },
   };
 }
 
+/** `raw` are the request's path segments as sent, `decoded` the same URL-decoded. */
 function matchSegments(
   pattern: CompiledRoute['segments'],
-  request: string[],
+  raw: readonly string[],
+  decoded: readonly string[],
 ): Record<string, string> | undefined {
   const parameters: Record<string, string> = {};
   for (let i = 0; i < pattern.length; i++) {
     const expected = pattern[i];
-    const actual = request[i];
+    const actual = decoded[i];
     if (expected === undefined || actual === undefined) return undefined;
     if ('literal' in expected) {
-      if (safeDecode(actual) !== expected.literal) return undefined;
+      if (actual !== expected.literal) return undefined;
       continue;
     }
     if (expected.greedy) {
-      const rest = request.slice(i).join('/');
+      const rest = raw.slice(i).join('/');
       if (rest === '') return undefined;
       parameters[expected.param] = safeDecode(rest);
       return parameters;
     }
-    if (actual === '') return undefined;
-    parameters[expected.param] = safeDecode(actual);
+    if (raw[i] === '') return undefined;
+    parameters[expected.param] = actual;
   }
-  return request.length === pattern.length ? parameters : undefined;
+  return raw.length === pattern.length ? parameters : undefined;
 }
 
 /** Malformed percent-encoding is passed through as sent rather than failing the request. */
 function safeDecode(value: string): string {
+  if (!value.includes('%')) return value;
   try {
     return decodeURIComponent(value);
   } catch {

@@ -30,7 +30,8 @@ export type ApiDispatcher = (
 const API_PREFIXES = ['/v1/', '/marketplace/'];
 
 export interface GatewayLogger {
-  request(line: Record<string, unknown>): void;
+  /** One access-log line per request; leave it out and no line is built. */
+  request?(line: Record<string, unknown>): void;
   error(message: string, error: unknown): void;
 }
 
@@ -59,13 +60,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
+  const accessLog = options.logger.request?.bind(options.logger);
   const server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
     inFlight++;
     const started = performance.now();
-    const requestId = randomBytes(10).toString('base64url');
+    const requestId = nextRequestId();
     res.on('close', () => {
       inFlight--;
-      options.logger.request({
+      accessLog?.({
         method: req.method,
         // Marketplace tokens live in the path: never log them.
         path: redactMarketplacePath((req.url ?? '/').split('?')[0] ?? '/'),
@@ -134,7 +136,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       return;
     }
 
-    const body = await readBody(req, maxBodyBytes);
+    const read = readBody(req, maxBodyBytes);
+    const body = read instanceof Promise ? await read : read;
     if (body === 'too-large') {
       writeProblem(
         res,
@@ -216,12 +219,35 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
 }
 
+const EMPTY_BODY = Buffer.alloc(0);
+
+/** Request ids: 10 random bytes each (like API Gateway's), drawn from a pool filled 256 ids at a time. */
+const REQUEST_ID_BYTES = 10;
+let idPool = Buffer.alloc(0);
+let idOffset = 0;
+
+function nextRequestId(): string {
+  if (idOffset + REQUEST_ID_BYTES > idPool.length) {
+    idPool = randomBytes(REQUEST_ID_BYTES * 256);
+    idOffset = 0;
+  }
+  const id = idPool.toString('base64url', idOffset, idOffset + REQUEST_ID_BYTES);
+  idOffset += REQUEST_ID_BYTES;
+  return id;
+}
+
 /** Reads the body up to `limit` bytes; past it, stops buffering and discards the remainder. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> | Buffer {
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
   if (Number.isFinite(declared) && declared > limit) {
     discardBody(req);
     return Promise.resolve('too-large');
+  }
+  // No body framing (a GET, a HEAD) or a declared empty body: nothing to wait for. The stream is
+  // still drained, so the connection stays usable.
+  if (declared === 0 || (Number.isNaN(declared) && req.headers['transfer-encoding'] === undefined)) {
+    req.resume();
+    return EMPTY_BODY;
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -269,19 +295,25 @@ function writeResult(
   result: APIGatewayProxyStructuredResultV2,
   requestId: string,
 ): void {
-  const body =
+  // A text body goes out as the string it is: Node then sends head and body in one write, with
+  // no intermediate Buffer. Base64 bodies are decoded to bytes.
+  const body: string | Buffer =
     result.body === undefined
-      ? Buffer.alloc(0)
-      : Buffer.from(result.body, result.isBase64Encoded === true ? 'base64' : 'utf8');
+      ? ''
+      : result.isBase64Encoded === true
+        ? Buffer.from(result.body, 'base64')
+        : result.body;
+  const length = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
   for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, String(value));
   if (result.cookies !== undefined && result.cookies.length > 0) res.setHeader('set-cookie', result.cookies);
-  if (!res.hasHeader('content-type') && body.length > 0) res.setHeader('content-type', 'application/json');
+  if (!res.hasHeader('content-type') && length > 0) res.setHeader('content-type', 'application/json');
   res.setHeader('apigw-requestid', requestId);
   // A HEAD answer has no body but states the size of what GET would send.
-  const headLength = body.length === 0 ? result.headers?.['content-length'] : undefined;
-  res.setHeader('content-length', headLength === undefined ? body.length : String(headLength));
+  const headLength = length === 0 ? result.headers?.['content-length'] : undefined;
+  res.setHeader('content-length', headLength === undefined ? length : String(headLength));
   res.statusCode = result.statusCode ?? 200;
-  res.end(body);
+  if (typeof body === 'string') res.end(body, 'utf8');
+  else res.end(body);
 }
 
 function normalizeIp(address: string | undefined): string {

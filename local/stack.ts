@@ -301,10 +301,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       // The web console, when built (npm start / npm test build it first: local/console-build.ts).
       assets: consoleAssets({ dir: CONSOLE_DIST, uploadOrigin: engines.s3.endpoint }),
       logger: {
-        request: (line) => {
-          if (options.quiet !== true)
-            process.stdout.write(`${JSON.stringify({ level: 'INFO', msg: 'request', ...line })}\n`);
-        },
+        // Quiet (tests, benches): no access-log line is built at all.
+        ...(options.quiet === true
+          ? {}
+          : {
+              request: (line: Record<string, unknown>) => {
+                process.stdout.write(`${JSON.stringify({ level: 'INFO', msg: 'request', ...line })}\n`);
+              },
+            }),
         error: (message, error) => log.error(message, { error: errorText(error) }),
       },
     }).catch((error: NodeJS.ErrnoException) => {
