@@ -59,6 +59,14 @@ export interface ReadArchiveOptions {
    * `raw-sha256.ts`); the result is {@link ArchiveContents.rawSha256}.
    */
   readonly rawSha256?: RawSha256Options;
+  /**
+   * Called once every entry has been read and has passed its size checks, while the last CRC-32s
+   * and the raw hash may still be computing on the worker, so the caller's own work on the
+   * entries overlaps with theirs. The entries are **not verified yet**: use what it computes only
+   * once `readArchive` resolves. Anything it throws is rethrown by `readArchive` only if the
+   * archive passes every check (the archive's own errors come first).
+   */
+  readonly onEntriesRead?: (entries: ReadonlyArray<ArchiveEntry>, comment: Buffer) => void;
 }
 
 /** Root files Dify needs to read a package. */
@@ -95,6 +103,9 @@ export async function readArchive(source: ByteSource, options: ReadArchiveOption
     );
   }
   const reader = new ByteSourceReader(source);
+  // What `onEntriesRead` threw: rethrown as is, and only once the archive passed every check.
+  let callerFailure: { error: unknown } | undefined;
+  let contents: ArchiveContents;
   try {
     const zip = await openZip(reader, source.size);
     try {
@@ -107,21 +118,31 @@ export async function readArchive(source: ByteSource, options: ReadArchiveOption
       const planned = planEntries(raw, source.size, options);
       // Phase 2: one sequential pass over the whole file feeds the raw hash and the entries.
       const scanner = new EntryScanner(planned, source.size, options);
+      const comment = Buffer.from(zip.comment as unknown as Buffer);
+      const { onEntriesRead } = options;
       let scan: Awaited<ReturnType<typeof scanSource>>;
       try {
         scan = await scanSource(guardReads(source), {
           ...options.rawSha256,
           hash: options.rawSha256 !== undefined,
           onChunk: (offset, bytes, checksums) => scanner.consume(offset, bytes, checksums),
+          onChunksDone: () => {
+            const entries = scanner.entriesRead();
+            try {
+              onEntriesRead?.(entries, comment);
+            } catch (error) {
+              callerFailure = { error };
+            }
+          },
         });
       } finally {
         scanner.destroy();
       }
       const entries = scanner.finish(scan.crc32);
       const rawSha256 = scan.sha256;
-      return {
+      contents = {
         entries,
-        comment: Buffer.from(zip.comment as unknown as Buffer),
+        comment,
         unpackedSize: planned.reduce((sum, e) => sum + e.size, 0),
         ...(rawSha256 === undefined ? {} : { rawSha256 }),
       };
@@ -131,6 +152,8 @@ export async function readArchive(source: ByteSource, options: ReadArchiveOption
   } catch (error) {
     throw translateError(error);
   }
+  if (callerFailure !== undefined) throw callerFailure.error;
+  return contents;
 }
 
 /* ----------------------------------------------------------------------------------------------
@@ -425,13 +448,19 @@ class EntryScanner {
     }
   }
 
+  /** After the last chunk: every entry must have been read whole (CRC-32s not checked yet). */
+  entriesRead(): ArchiveEntry[] {
+    // Only a header can be cut off: an entry's data is checked to fit in the file first.
+    if (this.next < this.byOffset.length) throw new Error('unexpected EOF');
+    return this.results;
+  }
+
   /**
    * After the last chunk: every entry must have been read whole, and every CRC-32 must match (in
    * file order), its parts from the pass (`passCrcs`, by entry index) followed by the sink's own.
    */
   finish(passCrcs: ReadonlyMap<number, number>): ArchiveEntry[] {
-    // Only a header can be cut off: an entry's data is checked to fit in the file first.
-    if (this.next < this.byOffset.length) throw new Error('unexpected EOF');
+    this.entriesRead();
     for (const { entry, crc, length } of this.crcs) {
       const actual = crc32Combine(passCrcs.get(entry.index) ?? 0, crc, length);
       if (actual !== entry.raw.crc32) {

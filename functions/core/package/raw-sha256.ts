@@ -33,6 +33,11 @@ export interface ScanOptions extends RawSha256Options {
    * the pass and is rethrown. `checksums` takes CRC-32 work on parts of this chunk.
    */
   readonly onChunk?: (offset: number, bytes: Uint8Array, checksums: ChunkChecksums) => void | Promise<void>;
+  /**
+   * Called once after the last `onChunk`, while the worker may still be busy with the last slots:
+   * work done here overlaps with theirs. A rejection stops the pass and is rethrown.
+   */
+  readonly onChunksDone?: () => void | Promise<void>;
 }
 
 /** CRC-32 work the caller hands to the pass, computed off the main thread when it uses the worker. */
@@ -107,6 +112,7 @@ async function scanInline(source: ByteSource, hashing: boolean, options: ScanOpt
     hash?.update(bytes);
     await options.onChunk?.(offset, bytes, checksums);
   }
+  await options.onChunksDone?.();
   options.signal?.throwIfAborted();
   return { sha256: hash?.digest('hex'), crc32: crcs };
 }
@@ -131,7 +137,7 @@ async function readChunk(
 let spareMemory: SharedArrayBuffer | undefined;
 
 async function scanOnWorker(source: ByteSource, options: ScanOptions): Promise<ScanResult> {
-  const { signal, onChunk } = options;
+  const { signal, onChunk, onChunksDone } = options;
   // Reuse the slots of a finished job: fresh memory costs page faults and waits for GC to go away.
   const memory = spareMemory ?? new SharedArrayBuffer(SLOTS * CHUNK_BYTES);
   spareMemory = undefined;
@@ -178,6 +184,7 @@ async function scanOnWorker(source: ByteSource, options: ScanOptions): Promise<S
       // After the caller: the worker hashes the slot raw, then checksums the parts it was given.
       job.hash(index % SLOTS, bytes.byteOffset, bytes.length, parts);
     }
+    await onChunksDone?.();
     signal?.throwIfAborted();
     const result = await job.finish();
     // Only after a clean finish: every slot is acknowledged and no read is in flight.

@@ -103,6 +103,30 @@ describe('single-pass reading', () => {
     }
   });
 
+  it('reports an archive fault before a manifest fault found while the worker finished', async () => {
+    // The manifest is judged while the last checksums are still computing; a CRC-32 mismatch
+    // found after that must still win, as it did when the manifest was judged afterwards.
+    const content = randomBytes(2 * MiB);
+    const pkg = writeRawZip([
+      ...defaultRawEntries({ manifestYaml: 'version: [not a manifest' }),
+      { name: 'lib/stored.bin', content, method: 0, crc32: crc32(content) ^ 1 },
+    ]);
+    for (const workerThresholdBytes of [0, Number.POSITIVE_INFINITY]) {
+      const error = await inspectPackage(readIntoSource(pkg), { keyring: [], workerThresholdBytes }).catch(
+        (e: unknown) => e,
+      );
+      expect((error as ProblemError).message).toContain('"lib/stored.bin" is corrupt: its CRC-32');
+    }
+    const valid = writeRawZip([
+      ...defaultRawEntries({ manifestYaml: 'version: [not a manifest' }),
+      { name: 'lib/stored.bin', content, method: 0 },
+    ]);
+    const error = await inspectPackage(readIntoSource(valid), { keyring: [], workerThresholdBytes: 0 }).catch(
+      (e: unknown) => e,
+    );
+    expect((error as ProblemError).slug).toBe('invalid-manifest');
+  });
+
   it('continues a stream with a short stored prefix in zlib with that prefix as its window', async () => {
     // Two non-final stored blocks, then compressed blocks that copy all of them (deflated with the
     // stored bytes as dictionary): the hand-off must give zlib exactly those bytes.
