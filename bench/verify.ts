@@ -13,7 +13,7 @@ import { fork } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openFileByteSource } from '#adapters/file-byte-source.ts';
@@ -48,6 +48,15 @@ export interface BenchResult {
   targetRssDeltaBytes: number;
   ratioMet: boolean;
   rssMet: boolean;
+  /**
+   * Median CPU time (all threads) of `inspectPackage` over that of the plain SHA-256. On a busy
+   * machine the wall ratio tends to this (the worker then rarely has a core to itself); on an idle
+   * one it tends to the busiest thread's share.
+   */
+  cpuRatio: number;
+  /** 1-minute load average and core count when the measurement started, to read the above. */
+  loadAverage: number;
+  cores: number;
 }
 
 interface Measurement {
@@ -55,13 +64,17 @@ interface Measurement {
   inspectMs: number;
   inspectInlineMs: number;
   peakRssDeltaBytes: number;
+  plainCpuMs: number;
+  inspectCpuMs: number;
+  loadAverage: number;
+  cores: number;
 }
 
 export async function runVerifyBench(): Promise<BenchResult> {
   const dir = await mkdtemp(join(tmpdir(), 'pluginops-bench-verify-'));
   try {
     const { path, publicKeyPem, size } = await generateSignedPackage(dir);
-    const measurement = await measureInChild(path, publicKeyPem);
+    const { plainCpuMs, inspectCpuMs, ...measurement } = await measureInChild(path, publicKeyPem);
     const ratio = measurement.inspectMs / measurement.plainSha256Ms;
     return {
       name: 'verify',
@@ -69,6 +82,7 @@ export async function runVerifyBench(): Promise<BenchResult> {
       rounds: ROUNDS,
       ...measurement,
       ratio,
+      cpuRatio: inspectCpuMs / plainCpuMs,
       targetRatio: TARGET_RATIO,
       targetRssDeltaBytes: TARGET_RSS_DELTA_BYTES,
       ratioMet: ratio <= TARGET_RATIO,
@@ -146,15 +160,19 @@ async function measure(path: string, publicKeyPem: string): Promise<Measurement>
     peakRss = Math.max(peakRss, process.memoryUsage.rss());
   }, 2);
   const samples = { plain: [] as number[], inspect: [] as number[], inline: [] as number[] };
+  const cpu = { plain: [] as number[], inspect: [] as number[] };
+  const loadAverage = loadavg()[0] as number;
   for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
     // Interleaved so that noise from other processes hits all variants alike.
-    const plainMs = await time(plain);
-    const inspectMs = await time(inspect());
-    const inlineMs = await time(inspect(Number.POSITIVE_INFINITY));
+    const plainRun = await time(plain);
+    const inspectRun = await time(inspect());
+    const inlineRun = await time(inspect(Number.POSITIVE_INFINITY));
     if (round < WARMUP_ROUNDS) continue;
-    samples.plain.push(plainMs);
-    samples.inspect.push(inspectMs);
-    samples.inline.push(inlineMs);
+    samples.plain.push(plainRun.ms);
+    samples.inspect.push(inspectRun.ms);
+    samples.inline.push(inlineRun.ms);
+    cpu.plain.push(plainRun.cpuMs);
+    cpu.inspect.push(inspectRun.cpuMs);
   }
   clearInterval(sampler);
   peakRss = Math.max(peakRss, process.memoryUsage.rss());
@@ -163,13 +181,21 @@ async function measure(path: string, publicKeyPem: string): Promise<Measurement>
     inspectMs: median(samples.inspect),
     inspectInlineMs: median(samples.inline),
     peakRssDeltaBytes: Math.max(0, peakRss - rssBefore),
+    plainCpuMs: median(cpu.plain),
+    inspectCpuMs: median(cpu.inspect),
+    loadAverage,
+    cores: availableParallelism(),
   };
 }
 
-async function time(run: () => Promise<unknown>): Promise<number> {
+/** Wall time and CPU time of the whole process (every thread) of one run, in ms. */
+async function time(run: () => Promise<unknown>): Promise<{ ms: number; cpuMs: number }> {
+  const cpuStart = process.cpuUsage();
   const start = performance.now();
   await run();
-  return performance.now() - start;
+  const ms = performance.now() - start;
+  const { user, system } = process.cpuUsage(cpuStart);
+  return { ms, cpuMs: (user + system) / 1000 };
 }
 
 function median(values: number[]): number {
@@ -194,6 +220,9 @@ function report(result: BenchResult): void {
     `  peak RSS delta               ${mib(result.peakRssDeltaBytes)} (target ≤ ${mib(result.targetRssDeltaBytes)}) ${
       result.rssMet ? 'MET' : 'NOT MET'
     }`,
+  );
+  console.log(
+    `  CPU time ratio (all threads) ${result.cpuRatio.toFixed(2)} — load average ${result.loadAverage.toFixed(1)} on ${result.cores} cores`,
   );
 }
 

@@ -138,6 +138,8 @@ export interface RawZipEntry {
   readonly content: FileContent;
   /** 0 = stored, 8 = deflate (default), anything else is written as is (content stored). */
   readonly method?: number;
+  /** Method 8 only: this raw deflate stream is written instead of deflating `content`. */
+  readonly deflated?: Uint8Array;
   /** General-purpose bit flags (bit 0 = encrypted, bit 11 = UTF-8). */
   readonly flags?: number;
   /** External attributes; the high 16 bits are the unix mode (`0o120777 << 16` is a symlink). */
@@ -179,7 +181,8 @@ export function writeRawZip(entries: ReadonlyArray<RawZipEntry>, options: RawZip
     const localName = entry.localName === undefined ? name : toBuffer(entry.localName);
     const content = toBuffer(entry.content);
     const method = entry.method ?? 8;
-    const data = method === 8 ? deflateRawSync(content) : content;
+    const data =
+      method === 8 ? (entry.deflated ? toBuffer(entry.deflated) : deflateRawSync(content)) : content;
     const nonAscii = typeof entry.name === 'string' && Buffer.byteLength(entry.name) !== entry.name.length;
     const flags = entry.flags ?? (nonAscii ? 0x0800 : 0);
     const crc = entry.crc32 ?? zlibCrc32(content);

@@ -8,6 +8,8 @@
  * 2. **Contents.** Entries are streamed in zip order through inflate; each one's SHA-256 and CRC-32
  *    are computed on the fly and the actual byte counts are checked against the declared ones and
  *    the caps, so a lying header is stopped within one inflate chunk (256 KiB) of its declared size.
+ *    CRC-32s of bytes stored as is are computed by the pass's worker (see `raw-sha256.ts`) and
+ *    checked once the pass ends, before anything is returned.
  *
  * Nothing is extracted to disk and nothing buffers the whole package: reads go through the
  * {@link ByteSource} port, and only entries the caller asks for (`collect`) are kept in memory.
@@ -18,8 +20,9 @@ import { crc32, createInflateRaw, type InflateRaw } from 'node:zlib';
 import yauzl from 'yauzl';
 import { InvalidPackageError, PackageTooLargeError, ProblemError, UnsafeArchiveError } from '#core/errors.ts';
 import type { ByteSource } from './byte-source.ts';
+import { crc32Combine } from './crc32.ts';
 import { exceedsEntryRatio, formatBytes, type PackageLimits } from './limits.ts';
-import { type RawSha256Options, scanSource } from './raw-sha256.ts';
+import { type ChunkChecksums, type RawSha256Options, scanSource } from './raw-sha256.ts';
 
 /** One file of the archive after the pass, in zip (central directory) order. */
 export interface ArchiveEntry {
@@ -56,6 +59,14 @@ export interface ReadArchiveOptions {
    * `raw-sha256.ts`); the result is {@link ArchiveContents.rawSha256}.
    */
   readonly rawSha256?: RawSha256Options;
+  /**
+   * Called once every entry has been read and has passed its size checks, while the last CRC-32s
+   * and the raw hash may still be computing on the worker, so the caller's own work on the
+   * entries overlaps with theirs. The entries are **not verified yet**: use what it computes only
+   * once `readArchive` resolves. Anything it throws is rethrown by `readArchive` only if the
+   * archive passes every check (the archive's own errors come first).
+   */
+  readonly onEntriesRead?: (entries: ReadonlyArray<ArchiveEntry>, comment: Buffer) => void;
 }
 
 /** Root files Dify needs to read a package. */
@@ -92,6 +103,9 @@ export async function readArchive(source: ByteSource, options: ReadArchiveOption
     );
   }
   const reader = new ByteSourceReader(source);
+  // What `onEntriesRead` threw: rethrown as is, and only once the archive passed every check.
+  let callerFailure: { error: unknown } | undefined;
+  let contents: ArchiveContents;
   try {
     const zip = await openZip(reader, source.size);
     try {
@@ -104,20 +118,31 @@ export async function readArchive(source: ByteSource, options: ReadArchiveOption
       const planned = planEntries(raw, source.size, options);
       // Phase 2: one sequential pass over the whole file feeds the raw hash and the entries.
       const scanner = new EntryScanner(planned, source.size, options);
-      let rawSha256: string | undefined;
+      const comment = Buffer.from(zip.comment as unknown as Buffer);
+      const { onEntriesRead } = options;
+      let scan: Awaited<ReturnType<typeof scanSource>>;
       try {
-        rawSha256 = await scanSource(guardReads(source), {
+        scan = await scanSource(guardReads(source), {
           ...options.rawSha256,
           hash: options.rawSha256 !== undefined,
-          onChunk: (offset, bytes) => scanner.consume(offset, bytes),
+          onChunk: (offset, bytes, checksums) => scanner.consume(offset, bytes, checksums),
+          onChunksDone: () => {
+            const entries = scanner.entriesRead();
+            try {
+              onEntriesRead?.(entries, comment);
+            } catch (error) {
+              callerFailure = { error };
+            }
+          },
         });
       } finally {
         scanner.destroy();
       }
-      const entries = scanner.finish();
-      return {
+      const entries = scanner.finish(scan.crc32);
+      const rawSha256 = scan.sha256;
+      contents = {
         entries,
-        comment: Buffer.from(zip.comment as unknown as Buffer),
+        comment,
         unpackedSize: planned.reduce((sum, e) => sum + e.size, 0),
         ...(rawSha256 === undefined ? {} : { rawSha256 }),
       };
@@ -127,6 +152,8 @@ export async function readArchive(source: ByteSource, options: ReadArchiveOption
   } catch (error) {
     throw translateError(error);
   }
+  if (callerFailure !== undefined) throw callerFailure.error;
+  return contents;
 }
 
 /* ----------------------------------------------------------------------------------------------
@@ -357,6 +384,8 @@ class EntryScanner {
   /** Entries sorted by local header offset (checked strictly increasing by `checkNoOverlap`). */
   private readonly byOffset: PlannedEntry[];
   private readonly results: ArchiveEntry[] = [];
+  /** Per finished entry, in file order: the CRC-32 of its last `length` bytes (computed here). */
+  private readonly crcs: Array<{ entry: PlannedEntry; crc: number; length: number }> = [];
   private next = 0;
   private phase: 'seek' | 'header' | 'name' | 'data' = 'seek';
   private readonly header = Buffer.alloc(LOCAL_HEADER_FIXED_BYTES);
@@ -378,7 +407,7 @@ class EntryScanner {
     this.budget = { remaining: options.limits.maxUnpackedBytes };
   }
 
-  async consume(offset: number, bytes: Uint8Array): Promise<void> {
+  async consume(offset: number, bytes: Uint8Array, checksums: ChunkChecksums): Promise<void> {
     const end = offset + bytes.length;
     let position = offset;
     while (this.next < this.byOffset.length) {
@@ -411,7 +440,7 @@ class EntryScanner {
             break;
           }
           const stop = Math.min(end, this.dataEnd);
-          await (this.sink as EntrySink).write(bytes.subarray(position - offset, stop - offset));
+          await (this.sink as EntrySink).write(bytes.subarray(position - offset, stop - offset), checksums);
           position = stop;
           break;
         }
@@ -419,10 +448,27 @@ class EntryScanner {
     }
   }
 
-  /** After the last chunk: every entry must have been read whole. */
-  finish(): ArchiveEntry[] {
+  /** After the last chunk: every entry must have been read whole (CRC-32s not checked yet). */
+  entriesRead(): ArchiveEntry[] {
     // Only a header can be cut off: an entry's data is checked to fit in the file first.
     if (this.next < this.byOffset.length) throw new Error('unexpected EOF');
+    return this.results;
+  }
+
+  /**
+   * After the last chunk: every entry must have been read whole, and every CRC-32 must match (in
+   * file order), its parts from the pass (`passCrcs`, by entry index) followed by the sink's own.
+   */
+  finish(passCrcs: ReadonlyMap<number, number>): ArchiveEntry[] {
+    this.entriesRead();
+    for (const { entry, crc, length } of this.crcs) {
+      const actual = crc32Combine(passCrcs.get(entry.index) ?? 0, crc, length);
+      if (actual !== entry.raw.crc32) {
+        throw new InvalidPackageError(
+          `Entry ${JSON.stringify(entry.name)} is corrupt: its CRC-32 does not match its content.`,
+        );
+      }
+    }
     return this.results;
   }
 
@@ -472,7 +518,9 @@ class EntryScanner {
   private async finishEntry(entry: PlannedEntry): Promise<void> {
     const sink = this.sink as EntrySink;
     this.sink = undefined;
-    this.results[entry.index] = await sink.end();
+    const { result, crc, crcLength } = await sink.end();
+    this.results[entry.index] = result;
+    this.crcs.push({ entry, crc, length: crcLength });
     this.next += 1;
     this.phase = 'seek';
     this.filled = 0;
@@ -487,6 +535,8 @@ class EntryScanner {
 /**
  * Inflates (deflate) or passes through (stored) one entry's data, checking the actual byte counts
  * against the declared size and the caps as they are produced, and computing SHA-256 and CRC-32.
+ * The CRC-32 of bytes passed through from the read buffer is handed to the pass (its worker
+ * computes it); the sink computes that of what zlib inflates, which always comes after them.
  *
  * Deflate streams start on a fast path: as long as the stream is made of *stored* blocks (what
  * zlib emits for incompressible data such as archives, images or model weights), their payload is
@@ -498,7 +548,9 @@ class EntryScanner {
 class EntrySink {
   private readonly hash = createHash('sha256');
   private readonly chunks: Buffer[] | undefined;
+  /** CRC-32 of the bytes inflated here (the entry's last `crcLength` bytes). */
   private crc = 0;
+  private crcLength = 0;
   private actual = 0;
   private inflater: InflateRaw | undefined;
   private failure: unknown;
@@ -511,13 +563,15 @@ class EntrySink {
     private readonly budget: { remaining: number },
   ) {
     this.chunks = options.collect?.(entry.name, entry.size) ? [] : undefined;
-    if (entry.raw.compressionMethod === METHOD_DEFLATE) this.blocks = new StoredBlocks();
+    // The window never needs more than the entry's declared size (`take` refuses more output).
+    if (entry.raw.compressionMethod === METHOD_DEFLATE)
+      this.blocks = new StoredBlocks(Math.min(DEFLATE_WINDOW_BYTES, entry.size));
   }
 
   /** Consumes a piece of the entry's raw data; `piece` may be reused once this resolves. */
-  async write(piece: Uint8Array): Promise<void> {
+  async write(piece: Uint8Array, checksums: ChunkChecksums): Promise<void> {
     if (this.inflater === undefined && this.blocks === undefined) {
-      this.take(piece, true);
+      this.take(piece, checksums);
       return;
     }
     let rest = piece;
@@ -525,7 +579,7 @@ class EntrySink {
       const blocks = this.blocks;
       let handOff: Uint8Array | undefined;
       try {
-        handOff = blocks.feed(piece, (payload) => this.take(payload, true));
+        handOff = blocks.feed(piece, (payload) => this.take(payload, checksums));
       } catch (error) {
         throw classifyStreamError(error, this.entry);
       }
@@ -538,7 +592,8 @@ class EntrySink {
     if (rest.length > 0) await this.settle(inflater, (done) => inflater.write(rest, done));
   }
 
-  async end(): Promise<ArchiveEntry> {
+  /** The entry, once its sizes are checked; its CRC-32 is checked by the caller after the pass. */
+  async end(): Promise<{ result: ArchiveEntry; crc: number; crcLength: number }> {
     if (this.blocks !== undefined && !this.blocks.done) {
       throw classifyStreamError(zlibLikeError('unexpected end of file', 'Z_BUF_ERROR'), this.entry);
     }
@@ -557,16 +612,17 @@ class EntrySink {
         `Entry ${quoted} is truncated or corrupt: it inflates to ${this.actual} of its declared ${entry.size} bytes.`,
       );
     }
-    if (this.crc !== entry.raw.crc32) {
-      throw new InvalidPackageError(`Entry ${quoted} is corrupt: its CRC-32 does not match its content.`);
-    }
     const result: ArchiveEntry = {
       name: entry.name,
       size: entry.size,
       compressedSize: entry.compressedSize,
       sha256: this.hash.digest(),
     };
-    return this.chunks ? { ...result, content: Buffer.concat(this.chunks, this.actual) } : result;
+    return {
+      result: this.chunks ? { ...result, content: Buffer.concat(this.chunks, this.actual) } : result,
+      crc: this.crc,
+      crcLength: this.crcLength,
+    };
   }
 
   destroy(): void {
@@ -583,7 +639,7 @@ class EntrySink {
     inflater.on('data', (chunk: Buffer) => {
       if (this.failure !== undefined) return;
       try {
-        this.take(chunk, false);
+        this.take(chunk);
       } catch (error) {
         this.failure = error;
         inflater.destroy();
@@ -630,7 +686,12 @@ class EntrySink {
     if (this.failure !== undefined) throw classifyStreamError(this.failure, this.entry);
   }
 
-  private take(chunk: Uint8Array, borrowed: boolean): void {
+  /**
+   * Counts, checks and hashes output. With `borrowed` (the pass's checksums), `chunk` is a view into
+   * the read buffer: its CRC-32 goes to the pass and a collected copy is taken; otherwise it is
+   * zlib's own output, checksummed here.
+   */
+  private take(chunk: Uint8Array, borrowed?: ChunkChecksums): void {
     const { entry } = this;
     this.actual += chunk.length;
     if (this.actual > entry.size) throw lyingSizeError(entry);
@@ -641,7 +702,15 @@ class EntrySink {
       );
     }
     this.hash.update(chunk);
-    this.crc = crc32(chunk, this.crc);
+    if (borrowed !== undefined) {
+      // The pass's parts come first in the entry: nothing may follow what zlib produced here.
+      if (this.crcLength > 0)
+        throw new RangeError('CRC-32 parts out of order: borrowed bytes after inflated ones');
+      borrowed.crc32(entry.index, chunk);
+    } else {
+      this.crc = crc32(chunk, this.crc);
+      this.crcLength += chunk.length;
+    }
     // Borrowed bytes are a view into the reader's reused memory: keep a copy.
     this.chunks?.push(borrowed ? Buffer.from(chunk) : (chunk as Buffer));
   }
@@ -662,8 +731,15 @@ class StoredBlocks {
   private headerFilled = 0;
   private remaining = 0;
   private final = false;
-  /** The last ≤ 32 KiB of output, saved at the end of every piece (pieces are reused memory). */
-  private tail = Buffer.alloc(0);
+  /**
+   * The last output (up to `capacity` bytes), saved at the end of every piece (pieces are reused
+   * memory). Allocated at the first output, then reused: no allocation per piece.
+   */
+  private tail: Buffer | undefined;
+  private tailLength = 0;
+
+  /** @param capacity the window to keep: 32 KiB, or less when the whole output is smaller. */
+  constructor(private readonly capacity: number) {}
 
   /**
    * Emits the payload of `piece`. Returns undefined when the whole piece was consumed, or the rest
@@ -710,21 +786,27 @@ class StoredBlocks {
 
   /** The dictionary zlib needs to continue the stream. */
   window(): Buffer {
-    return this.tail;
+    return this.tail === undefined ? Buffer.alloc(0) : this.tail.subarray(0, this.tailLength);
   }
 
   private keepTail(outputs: Uint8Array[]): void {
-    const recent: Uint8Array[] = [];
-    let kept = 0;
-    for (let i = outputs.length - 1; i >= 0 && kept < DEFLATE_WINDOW_BYTES; i--) {
+    let fresh = 0;
+    for (const output of outputs) fresh += output.length;
+    if (fresh === 0) return;
+    this.tail ??= Buffer.allocUnsafe(this.capacity);
+    const tail = this.tail;
+    const keptNew = Math.min(fresh, this.capacity);
+    const keptOld = Math.min(this.tailLength, this.capacity - keptNew);
+    // The old bytes still in the window slide to the front; the newest output follows them.
+    tail.copyWithin(0, this.tailLength - keptOld, this.tailLength);
+    let end = keptOld + keptNew;
+    for (let i = outputs.length - 1; i >= 0 && end > keptOld; i--) {
       const output = outputs[i] as Uint8Array;
-      const part = output.subarray(Math.max(0, output.length - (DEFLATE_WINDOW_BYTES - kept)));
-      recent.unshift(part);
-      kept += part.length;
+      const take = Math.min(output.length, end - keptOld);
+      tail.set(output.subarray(output.length - take), end - take);
+      end -= take;
     }
-    if (kept === 0) return;
-    const joined = Buffer.concat([this.tail, ...recent]);
-    this.tail = joined.subarray(Math.max(0, joined.length - DEFLATE_WINDOW_BYTES));
+    this.tailLength = keptOld + keptNew;
   }
 }
 

@@ -9,7 +9,7 @@ import { type Manifest, PLUGIN_KINDS, parseManifest } from '#core/manifest.ts';
 import { checkPep440Versions } from '#core/pep440.ts';
 import { derivePluginCategory, type PluginCategory } from '#core/plugin-category.ts';
 import { formatUniqueIdentifier, pluginIdOf } from '#core/unique-identifier.ts';
-import { type ArchiveContents, MANIFEST_FILE, readArchive } from './archive.ts';
+import { type ArchiveContents, type ArchiveEntry, MANIFEST_FILE, readArchive } from './archive.ts';
 import type { ByteSource } from './byte-source.ts';
 import { computeDifyChecksum } from './checksum.ts';
 import { checkDeclarations, isDeclarationCandidate } from './declarations.ts';
@@ -73,6 +73,7 @@ const MAX_VERIFICATION_FILE_BYTES = 64 * 1024;
  */
 export async function inspectPackage(source: ByteSource, options: InspectOptions): Promise<InspectedPackage> {
   const limits = resolvePackageLimits(options.limits);
+  let judged: ContentsJudgement | undefined;
   // One sequential read of the file serves both the entries and the raw SHA-256.
   const archive: ArchiveContents = await readArchive(source, {
     limits,
@@ -84,27 +85,14 @@ export async function inspectPackage(source: ByteSource, options: InspectOptions
       options.workerThresholdBytes === undefined
         ? {}
         : { workerThresholdBytes: options.workerThresholdBytes },
-  });
-  const verification = archive.entries.find((entry) => entry.name === VERIFICATION_FILE);
-  if (verification !== undefined && verification.content === undefined) {
-    throw new InvalidPackageError(
-      `${VERIFICATION_FILE} is larger than ${MAX_VERIFICATION_FILE_BYTES} bytes.`,
-    );
-  }
-  const manifest: Manifest = parseManifest(decodeManifest(contentOf(archive, MANIFEST_FILE)));
-  checkReferencedFiles(manifest, new Set(archive.entries.map((entry) => entry.name)));
-  checkPep440Versions(manifest);
-  checkDeclarations(manifest, new Map(archive.entries.map((entry) => [entry.name, entry.content])));
-
-  const checksum = computeDifyChecksum(archive.entries);
-  const signature = verifyPackageSignature(
-    {
-      comment: archive.comment,
-      digests: archive.entries.map((entry) => entry.sha256),
-      ...withVerificationFile(contentOf(archive, VERIFICATION_FILE)),
+    // Judged while the worker finishes the last CRC-32s and the raw hash; used only once
+    // readArchive has verified everything (it rethrows a failure here only after its own checks).
+    onEntriesRead: (entries, comment) => {
+      judged = judgeContents(entries, comment, options.keyring);
     },
-    options.keyring,
-  );
+  });
+  const { manifest, checksum, signature } =
+    judged ?? judgeContents(archive.entries, archive.comment, options.keyring);
   const { author, name, version } = manifest;
   return {
     uniqueIdentifier: formatUniqueIdentifier({ author, name, version, checksum }),
@@ -121,8 +109,46 @@ export async function inspectPackage(source: ByteSource, options: InspectOptions
   };
 }
 
-function contentOf(archive: ArchiveContents, name: string): Buffer | undefined {
-  return archive.entries.find((entry) => entry.name === name)?.content;
+interface ContentsJudgement {
+  readonly manifest: Manifest;
+  readonly checksum: string;
+  readonly signature: SignatureResult;
+}
+
+/**
+ * Everything decided from the entries' contents and digests: the verification file's size, the
+ * manifest, referenced files, versions and declarations, then the checksum and the signature.
+ */
+function judgeContents(
+  entries: ReadonlyArray<ArchiveEntry>,
+  comment: Buffer,
+  keyring: Keyring,
+): ContentsJudgement {
+  const verification = entries.find((entry) => entry.name === VERIFICATION_FILE);
+  if (verification !== undefined && verification.content === undefined) {
+    throw new InvalidPackageError(
+      `${VERIFICATION_FILE} is larger than ${MAX_VERIFICATION_FILE_BYTES} bytes.`,
+    );
+  }
+  const manifest: Manifest = parseManifest(decodeManifest(contentOf(entries, MANIFEST_FILE)));
+  checkReferencedFiles(manifest, new Set(entries.map((entry) => entry.name)));
+  checkPep440Versions(manifest);
+  checkDeclarations(manifest, new Map(entries.map((entry) => [entry.name, entry.content])));
+
+  const checksum = computeDifyChecksum(entries);
+  const signature = verifyPackageSignature(
+    {
+      comment,
+      digests: entries.map((entry) => entry.sha256),
+      ...withVerificationFile(contentOf(entries, VERIFICATION_FILE)),
+    },
+    keyring,
+  );
+  return { manifest, checksum, signature };
+}
+
+function contentOf(entries: ReadonlyArray<ArchiveEntry>, name: string): Buffer | undefined {
+  return entries.find((entry) => entry.name === name)?.content;
 }
 
 function withVerificationFile(content: Buffer | undefined): { verificationFile?: Buffer } {

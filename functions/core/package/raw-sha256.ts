@@ -3,15 +3,18 @@
  * the archive reader, every chunk in order.
  *
  * Inspecting a package hashes every byte twice: once raw (here) and once inflated (per entry, for
- * the Dify checksum and signature). Both are fed from the same sequential read: each chunk is read
- * once into a reusable slot of shared memory, handed to a worker thread that hashes it raw, and
- * given to the caller (`onChunk`), who inflates and hashes the entries on the main thread. On a
- * multi-core machine the two hashes overlap, with no copy and no per-chunk allocation. Small
+ * the Dify checksum and signature), and checksums every inflated byte with CRC-32. All of it is fed
+ * from the same sequential read: each chunk is read once into a reusable slot of shared memory and
+ * given to the caller (`onChunk`), who inflates and hashes the entries on the main thread; then the
+ * slot goes to a worker thread that hashes it raw and computes the CRC-32 of the ranges the caller
+ * asked for (entry bytes stored as is, which are views into the same slot). On a multi-core
+ * machine the work of the two threads overlaps, with no copy and no per-chunk allocation. Small
  * sources are handled inline, where a worker round trip costs more than it saves.
  */
 
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import { crc32 } from 'node:zlib';
 import type { ByteSource } from './byte-source.ts';
 
 export interface RawSha256Options {
@@ -27,9 +30,31 @@ export interface ScanOptions extends RawSha256Options {
   /**
    * Receives every chunk, in order and once each. `bytes` is only valid until the returned promise
    * settles (its memory is reused for a later chunk); copy what must outlive it. A rejection stops
-   * the pass and is rethrown.
+   * the pass and is rethrown. `checksums` takes CRC-32 work on parts of this chunk.
    */
-  readonly onChunk?: (offset: number, bytes: Uint8Array) => void | Promise<void>;
+  readonly onChunk?: (offset: number, bytes: Uint8Array, checksums: ChunkChecksums) => void | Promise<void>;
+  /**
+   * Called once after the last `onChunk`, while the worker may still be busy with the last slots:
+   * work done here overlaps with theirs. A rejection stops the pass and is rethrown.
+   */
+  readonly onChunksDone?: () => void | Promise<void>;
+}
+
+/** CRC-32 work the caller hands to the pass, computed off the main thread when it uses the worker. */
+export interface ChunkChecksums {
+  /**
+   * Continues the CRC-32 accumulated under `key` with `part`, which must be a view into the chunk
+   * being handed over (only valid during its `onChunk` call). Parts of one key are accumulated in
+   * the order given; the result is in {@link ScanResult.crc32}.
+   */
+  crc32(key: number, part: Uint8Array): void;
+}
+
+export interface ScanResult {
+  /** Hex SHA-256 of the whole source, unless the pass ran with `hash: false`. */
+  readonly sha256: string | undefined;
+  /** CRC-32 per key given to {@link ChunkChecksums.crc32}; keys never given are absent. */
+  readonly crc32: ReadonlyMap<number, number>;
 }
 
 /** A failure of the hashing worker itself (it died or could not start); not a property of the bytes. */
@@ -57,36 +82,39 @@ const SLOTS = 4;
  * const sha256 = await sha256OfSource(source); // 'e3b0c442…'
  */
 export async function sha256OfSource(source: ByteSource, options: RawSha256Options = {}): Promise<string> {
-  return (await scanSource(source, options)) as string;
+  return (await scanSource(source, options)).sha256 as string;
 }
 
 /**
  * Reads `source` once, front to back, hashing it (unless `hash: false`) and handing each chunk to
- * `onChunk`. Resolves to the hex SHA-256, or `undefined` without hashing.
+ * `onChunk`. Resolves to the hex SHA-256 (`undefined` without hashing) and the CRC-32s asked for.
  */
-export async function scanSource(source: ByteSource, options: ScanOptions = {}): Promise<string | undefined> {
+export async function scanSource(source: ByteSource, options: ScanOptions = {}): Promise<ScanResult> {
   const hashing = options.hash ?? true;
   const threshold = options.workerThresholdBytes ?? DEFAULT_WORKER_THRESHOLD_BYTES;
   if (hashing && source.size >= threshold) return scanOnWorker(source, options);
   return scanInline(source, hashing, options);
 }
 
-async function scanInline(
-  source: ByteSource,
-  hashing: boolean,
-  options: ScanOptions,
-): Promise<string | undefined> {
+async function scanInline(source: ByteSource, hashing: boolean, options: ScanOptions): Promise<ScanResult> {
   const hash = hashing ? createHash('sha256') : undefined;
+  const crcs = new Map<number, number>();
+  const checksums: ChunkChecksums = {
+    crc32: (key, part) => {
+      crcs.set(key, crc32(part, crcs.get(key) ?? 0));
+    },
+  };
   const slot = source.readInto ? new Uint8Array(Math.min(CHUNK_BYTES, source.size)) : undefined;
   for (let offset = 0; offset < source.size; offset += CHUNK_BYTES) {
     options.signal?.throwIfAborted();
     const length = Math.min(CHUNK_BYTES, source.size - offset);
     const bytes = await readChunk(source, offset, length, slot?.subarray(0, length));
     hash?.update(bytes);
-    await options.onChunk?.(offset, bytes);
+    await options.onChunk?.(offset, bytes, checksums);
   }
+  await options.onChunksDone?.();
   options.signal?.throwIfAborted();
-  return hash?.digest('hex');
+  return { sha256: hash?.digest('hex'), crc32: crcs };
 }
 
 /** Reads into `target` when the source can, otherwise returns its own bytes (copied into `target` if given). */
@@ -108,8 +136,8 @@ async function readChunk(
 /** Slots of the last job that finished cleanly, for the next one. */
 let spareMemory: SharedArrayBuffer | undefined;
 
-async function scanOnWorker(source: ByteSource, options: ScanOptions): Promise<string> {
-  const { signal, onChunk } = options;
+async function scanOnWorker(source: ByteSource, options: ScanOptions): Promise<ScanResult> {
+  const { signal, onChunk, onChunksDone } = options;
   // Reuse the slots of a finished job: fresh memory costs page faults and waits for GC to go away.
   const memory = spareMemory ?? new SharedArrayBuffer(SLOTS * CHUNK_BYTES);
   spareMemory = undefined;
@@ -129,16 +157,39 @@ async function scanOnWorker(source: ByteSource, options: ScanOptions): Promise<s
     for (let index = 0; index < count; index++) {
       signal?.throwIfAborted();
       const bytes = await (next as Promise<Uint8Array>);
-      job.hash(index % SLOTS, bytes.byteOffset, bytes.length);
       // Read ahead while the caller works on this chunk.
       next = index + 1 < count ? read(index + 1) : undefined;
-      await onChunk?.(index * CHUNK_BYTES, bytes);
+      // [key, offset in `memory`, length] per CRC-32 part, for the worker.
+      const parts: number[] = [];
+      let open = true;
+      const checksums: ChunkChecksums = {
+        crc32: (key, part) => {
+          const start = part.byteOffset;
+          if (
+            !open ||
+            part.buffer !== memory ||
+            start < bytes.byteOffset ||
+            start + part.length > bytes.byteOffset + bytes.length
+          ) {
+            throw new RangeError('a CRC-32 part must be a view into the chunk being handed over');
+          }
+          if (part.length > 0) parts.push(key, start, part.length);
+        },
+      };
+      try {
+        await onChunk?.(index * CHUNK_BYTES, bytes, checksums);
+      } finally {
+        open = false;
+      }
+      // After the caller: the worker hashes the slot raw, then checksums the parts it was given.
+      job.hash(index % SLOTS, bytes.byteOffset, bytes.length, parts);
     }
+    await onChunksDone?.();
     signal?.throwIfAborted();
-    const hex = await job.finish();
+    const result = await job.finish();
     // Only after a clean finish: every slot is acknowledged and no read is in flight.
     spareMemory = memory;
-    return hex;
+    return result;
   } catch (error) {
     next?.catch(() => undefined);
     job.abort();
@@ -146,35 +197,49 @@ async function scanOnWorker(source: ByteSource, options: ScanOptions): Promise<s
   }
 }
 
-/** The worker: one incremental hash over a job's shared slots; acknowledges every slot once hashed. */
+/**
+ * The worker: per job, one incremental hash over its shared slots and one CRC-32 per key;
+ * acknowledges every slot once done with it.
+ */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
+const { crc32 } = require('node:zlib');
 const jobs = new Map();
 parentPort.on('message', (message) => {
   const { type, id } = message;
   if (type === 'start') {
-    jobs.set(id, { hash: createHash('sha256'), memory: message.memory });
+    jobs.set(id, { hash: createHash('sha256'), crcs: new Map(), memory: message.memory });
   } else if (type === 'slot') {
     const job = jobs.get(id);
-    if (job !== undefined) job.hash.update(new Uint8Array(job.memory, message.offset, message.length));
+    if (job !== undefined) {
+      job.hash.update(new Uint8Array(job.memory, message.offset, message.length));
+      const parts = message.parts;
+      for (let i = 0; i < parts.length; i += 3) {
+        const key = parts[i];
+        job.crcs.set(key, crc32(new Uint8Array(job.memory, parts[i + 1], parts[i + 2]), job.crcs.get(key) ?? 0));
+      }
+    }
     parentPort.postMessage({ type: 'ack', id, slot: message.slot });
   } else if (type === 'finish') {
     const job = jobs.get(id);
     jobs.delete(id);
-    parentPort.postMessage({ type: 'digest', id, hex: (job ? job.hash : createHash('sha256')).digest('hex') });
+    const hex = (job ? job.hash : createHash('sha256')).digest('hex');
+    parentPort.postMessage({ type: 'digest', id, hex, crcs: job ? [...job.crcs] : [] });
   } else if (type === 'abort') {
     jobs.delete(id);
   }
 });
 `;
 
-type WorkerReply = { type: 'ack'; id: number; slot: number } | { type: 'digest'; id: number; hex: string };
+type WorkerReply =
+  | { type: 'ack'; id: number; slot: number }
+  | { type: 'digest'; id: number; hex: string; crcs: Array<[number, number]> };
 
 interface JobState {
   /** Slots posted to the worker and not yet acknowledged, with whoever waits to reuse them. */
   readonly busy: Map<number, Array<{ resolve: () => void; reject: (error: Error) => void }>>;
-  digest?: { resolve: (hex: string) => void; reject: (error: Error) => void };
+  digest?: { resolve: (result: ScanResult) => void; reject: (error: Error) => void };
 }
 
 /**
@@ -228,12 +293,13 @@ class HashWorker {
         if (waiters === undefined) return Promise.resolve();
         return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
       },
-      hash: (slot: number, offset: number, length: number): void => {
+      /** Hands `slot` to the worker: raw hash of `length` bytes at `offset`, then the CRC-32 parts. */
+      hash: (slot: number, offset: number, length: number, parts: number[]): void => {
         if (this.failure) throw this.failure;
         state.busy.set(slot, []);
-        this.worker.postMessage({ type: 'slot', id, slot, offset, length });
+        this.worker.postMessage({ type: 'slot', id, slot, offset, length, parts });
       },
-      finish: (): Promise<string> =>
+      finish: (): Promise<ScanResult> =>
         new Promise((resolve, reject) => {
           if (this.failure) return reject(this.failure);
           state.digest = { resolve, reject };
@@ -256,7 +322,7 @@ class HashWorker {
       for (const waiter of waiters) waiter.resolve();
     } else {
       this.track(reply.id, undefined);
-      state.digest?.resolve(reply.hex);
+      state.digest?.resolve({ sha256: reply.hex, crc32: new Map(reply.crcs) });
     }
   }
 

@@ -3,7 +3,7 @@
  * deflate, hand-off to zlib mid-stream, chunk boundaries, the worker path and its failures.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { deflateRawSync } from 'node:zlib';
+import { crc32, deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ProblemError } from '#core/errors.ts';
 import { readArchive } from '#core/package/archive.ts';
@@ -71,6 +71,89 @@ describe('single-pass reading', () => {
             .concat(['lib/mixed.bin', 'lib/stored.bin', 'lib/random.bin']),
         );
       }
+    }
+  });
+
+  it('refuses a CRC-32 mismatch whichever thread computes it (stored, fast path, fast path then zlib)', async () => {
+    const cases: RawZipEntry[] = [
+      { name: 'lib/stored.bin', content: randomBytes(2 * MiB + 7), method: 0 },
+      { name: 'lib/random.bin', content: randomBytes(1_500_000) },
+      { name: 'lib/mixed.bin', content: mixed },
+    ];
+    for (const entry of cases) {
+      const content = entry.content as Buffer;
+      // One flipped bit in the CRC, and in a valid package one flipped content bit with the CRC kept.
+      const wrongCrc = packageWith({ ...entry, crc32: crc32(content) ^ 0x10 });
+      const flipped = Buffer.from(content);
+      flipped[flipped.length >> 1] = (flipped[flipped.length >> 1] as number) ^ 0x01;
+      const corrupt = packageWith({ ...entry, content: flipped, crc32: crc32(content) });
+      for (const pkg of [wrongCrc, corrupt]) {
+        for (const workerThresholdBytes of [0, Number.POSITIVE_INFINITY]) {
+          const error = await inspectPackage(readIntoSource(pkg), {
+            keyring: [],
+            workerThresholdBytes,
+          }).catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(ProblemError);
+          expect((error as ProblemError).slug).toBe('invalid-package');
+          expect((error as ProblemError).message).toContain(
+            `${JSON.stringify(entry.name)} is corrupt: its CRC-32 does not match`,
+          );
+        }
+      }
+    }
+  });
+
+  it('reports an archive fault before a manifest fault found while the worker finished', async () => {
+    // The manifest is judged while the last checksums are still computing; a CRC-32 mismatch
+    // found after that must still win, as it did when the manifest was judged afterwards.
+    const content = randomBytes(2 * MiB);
+    const pkg = writeRawZip([
+      ...defaultRawEntries({ manifestYaml: 'version: [not a manifest' }),
+      { name: 'lib/stored.bin', content, method: 0, crc32: crc32(content) ^ 1 },
+    ]);
+    for (const workerThresholdBytes of [0, Number.POSITIVE_INFINITY]) {
+      const error = await inspectPackage(readIntoSource(pkg), { keyring: [], workerThresholdBytes }).catch(
+        (e: unknown) => e,
+      );
+      expect((error as ProblemError).message).toContain('"lib/stored.bin" is corrupt: its CRC-32');
+    }
+    const valid = writeRawZip([
+      ...defaultRawEntries({ manifestYaml: 'version: [not a manifest' }),
+      { name: 'lib/stored.bin', content, method: 0 },
+    ]);
+    const error = await inspectPackage(readIntoSource(valid), { keyring: [], workerThresholdBytes: 0 }).catch(
+      (e: unknown) => e,
+    );
+    expect((error as ProblemError).slug).toBe('invalid-manifest');
+  });
+
+  it('continues a stream with a short stored prefix in zlib with that prefix as its window', async () => {
+    // Two non-final stored blocks, then compressed blocks that copy all of them (deflated with the
+    // stored bytes as dictionary): the hand-off must give zlib exactly those bytes.
+    const stored = (payload: Buffer) => {
+      const header = Buffer.alloc(5);
+      header.writeUInt16LE(payload.length, 1);
+      header.writeUInt16LE(~payload.length & 0xffff, 3);
+      return Buffer.concat([header, payload]);
+    };
+    const first = randomBytes(1000);
+    const second = randomBytes(2000);
+    const prefix = Buffer.concat([first, second]);
+    const rest = Buffer.concat([prefix, Buffer.from('tail')]);
+    const compressed = deflateRawSync(rest, { dictionary: prefix });
+    expect((compressed[0] as number) & 0x06).not.toBe(0);
+    const deflated = Buffer.concat([stored(first), stored(second), compressed]);
+    const content = Buffer.concat([prefix, rest]);
+    const pkg = packageWith({ name: 'lib/window.bin', content, deflated });
+    for (const workerThresholdBytes of [0, Number.POSITIVE_INFINITY]) {
+      const archive = await readArchive(readIntoSource(pkg), {
+        limits: DEFAULT_PACKAGE_LIMITS,
+        rawSha256: { workerThresholdBytes },
+        collect: (name) => name === 'lib/window.bin',
+      });
+      const entry = archive.entries.find((e) => e.name === 'lib/window.bin');
+      expect(entry?.content?.equals(content)).toBe(true);
+      expect(entry?.sha256.equals(sha(content))).toBe(true);
     }
   });
 
