@@ -19,6 +19,8 @@ export interface DynamoDbLocalOptions {
   directory: string;
   /** 0 picks a free port. */
   port: number;
+  /** Keep the database in memory (`-inMemory`): nothing survives a stop, no file syncs (tests). */
+  inMemory?: boolean;
   startTimeoutMs?: number;
 }
 
@@ -58,7 +60,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions): Promise
 
   const child = withJavaStartupOptions(() =>
     spawnDynamoDbLocal({
-      path: options.directory,
+      path: options.inMemory ? null : options.directory,
       port,
       sharedDb: true,
       detached: false,

@@ -52,6 +52,14 @@ export interface LocalStackOptions {
   dynamodbPort?: number;
   /** Default `port + 2` (0 when `port` is 0). */
   s3Port?: number;
+  /**
+   * An already running DynamoDB Local to use instead of starting one (`dynamodbPort` is then
+   * ignored): the stack creates its stage's tables there and leaves the engine running on stop.
+   * Test stacks share one engine this way; each needs a stage of its own (table names).
+   */
+  dynamodbEndpoint?: string;
+  /** Keep the started DynamoDB Local's data in memory only (tests that never restart). */
+  dynamodbInMemory?: boolean;
   /** Operator key to use instead of the generated one kept in `<dataDir>/bootstrap-key`. */
   bootstrapKey?: string;
   /** Default `local`. */
@@ -175,8 +183,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   try {
     // allSettled: when one engine fails, the other still registers its cleanup before we unwind.
     const [dynamodb, s3] = await settleAll([
-      startDynamoDbLocal({ directory: join(dataDir, 'dynamodb'), port: dynamodbPort }).then((engine) => {
-        cleanups.push(() => engine.stop());
+      (options.dynamodbEndpoint === undefined
+        ? startDynamoDbLocal({
+            directory: join(dataDir, 'dynamodb'),
+            port: dynamodbPort,
+            inMemory: options.dynamodbInMemory === true,
+          }).then((engine) => {
+            cleanups.push(() => engine.stop());
+            return engine;
+          })
+        : Promise.resolve(sharedDynamoDb(options.dynamodbEndpoint))
+      ).then((engine) => {
         mark('dynamodb');
         return engine;
       }),
@@ -352,6 +369,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     restoreEnvironment(savedEnv);
     throw error;
   }
+}
+
+/** A DynamoDB Local owned by someone else: used as is, never stopped by this stack. */
+function sharedDynamoDb(endpoint: string): DynamoDbLocal {
+  const url = new URL(endpoint);
+  return { endpoint: url.origin, port: Number(url.port), pid: undefined, stop: async () => {} };
 }
 
 async function ensureLocalTables(dynamodb: DynamoDbLocal, stage: string) {

@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '#local/stack.ts';
 import { createApiClient } from '#test/support/api-client.ts';
 import { type FakeGithub, startFakeGithub } from '#test/support/fake-github.ts';
-import { stackInfo } from '#test/support/local-stack.ts';
+import { sharedEngineOptions, stackInfo } from '#test/support/local-stack.ts';
 import { buildPackage, packageFiles } from '#test/support/package-builder.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -177,11 +177,10 @@ beforeAll(async () => {
   prodDataDir = await mkdtemp(join(tmpdir(), 'pluginops-prod-'));
   prod = await startLocalStack({
     dataDir: prodDataDir,
+    ...sharedEngineOptions('prod'),
     port: 0,
-    dynamodbPort: 0,
     s3Port: 0,
     quiet: true,
-    stage: 'prod',
   });
   prodCall = createApiClient(prod.baseUrl);
   const prodKeys = await createTenant(prodCall, prod.bootstrapKey, PROD_TENANT, {

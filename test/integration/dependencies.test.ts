@@ -17,6 +17,7 @@ import { type LocalStack, startLocalStack } from '#local/stack.ts';
 import { createApiClient, encodeId, eventually } from '#test/support/api-client.ts';
 import { buildBundle } from '#test/support/bundle-builder.ts';
 import { type FakeGithub, type FakeGithubRelease, startFakeGithub } from '#test/support/fake-github.ts';
+import { sharedEngineOptions } from '#test/support/local-stack.ts';
 import { buildPackage } from '#test/support/package-builder.ts';
 
 const OPERATOR = `po_${'e'.repeat(43)}`;
@@ -72,8 +73,8 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'pluginops-deps-'));
   stack = await startLocalStack({
     dataDir,
+    ...sharedEngineOptions(),
     port: 0,
-    dynamodbPort: 0,
     s3Port: 0,
     bootstrapKey: OPERATOR,
     quiet: true,

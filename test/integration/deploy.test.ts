@@ -21,6 +21,7 @@ import { byteSourceFromBuffer } from '#core/package/byte-source.ts';
 import { generateSigningKeyPair, signPackage } from '#core/package/sign.ts';
 import { type LocalStack, startLocalStack } from '#local/stack.ts';
 import { createApiClient, eventually } from '#test/support/api-client.ts';
+import { sharedEngineOptions } from '#test/support/local-stack.ts';
 import { buildPackage } from '#test/support/package-builder.ts';
 
 const OPERATOR = `po_${'d'.repeat(43)}`;
@@ -40,8 +41,8 @@ beforeAll(async () => {
   process.env.PLUGINOPS_EVENTS_FILE = eventsFile;
   stack = await startLocalStack({
     dataDir,
+    ...sharedEngineOptions(),
     port: 0,
-    dynamodbPort: 0,
     s3Port: 0,
     bootstrapKey: OPERATOR,
     quiet: true,

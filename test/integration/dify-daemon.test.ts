@@ -18,6 +18,7 @@ import { keys as tableKeys } from '#adapters/dynamo/keys.ts';
 import type { DifyDaemon } from '#local/dify-daemon.ts';
 import { type LocalStack, startLocalStack } from '#local/stack.ts';
 import { createApiClient, eventually } from '#test/support/api-client.ts';
+import { sharedEngineOptions } from '#test/support/local-stack.ts';
 import { buildPackage } from '#test/support/package-builder.ts';
 
 const OPERATOR = `po_${'f'.repeat(43)}`;
@@ -43,8 +44,8 @@ beforeAll(async () => {
   delete process.env.PLUGINOPS_DIFY_DAEMON_KEY;
   stack = await startLocalStack({
     dataDir,
+    ...sharedEngineOptions(),
     port: 0,
-    dynamodbPort: 0,
     s3Port: 0,
     bootstrapKey: OPERATOR,
     quiet: true,

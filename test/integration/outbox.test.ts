@@ -15,6 +15,7 @@ import { dedupeEvents } from '#core/events.ts';
 import { type LocalStack, startLocalStack } from '#local/stack.ts';
 import { createApiClient, eventually } from '#test/support/api-client.ts';
 import { freePort } from '#test/support/free-port.ts';
+import { sharedEngineOptions } from '#test/support/local-stack.ts';
 import { buildPackage } from '#test/support/package-builder.ts';
 
 const OPERATOR = `po_${'o'.repeat(43)}`;
@@ -37,6 +38,7 @@ async function start(): Promise<void> {
   stack = await startLocalStack({
     dataDir,
     ...ports,
+    ...sharedEngineOptions(),
     bootstrapKey: OPERATOR,
     quiet: true,
     workflows: { timeScale: 0.01 },

@@ -13,7 +13,7 @@ import type { LocalStack } from '#local/stack.ts';
 import { startLocalStack } from '#local/stack.ts';
 import { createApiClient } from '#test/support/api-client.ts';
 import { type FakeGithub, startFakeGithub } from '#test/support/fake-github.ts';
-import { stackInfo } from '#test/support/local-stack.ts';
+import { sharedEngineOptions, stackInfo } from '#test/support/local-stack.ts';
 import { buildPackage } from '#test/support/package-builder.ts';
 
 const run = randomBytes(3).toString('hex');
@@ -54,11 +54,10 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'pluginops-staging-'));
   staging = await startLocalStack({
     dataDir,
+    ...sharedEngineOptions('staging'),
     port: 0,
-    dynamodbPort: 0,
     s3Port: 0,
     quiet: true,
-    stage: 'staging',
   });
   stagingCall = createApiClient(staging.baseUrl);
 }, 60_000);

@@ -22,6 +22,7 @@ import { FINAL_STATUSES } from '#core/deploy/model.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '#local/stack.ts';
 import type { FaultSpec } from '#local/workflows.ts';
 import { type ApiResponse, createApiClient, eventually } from '#test/support/api-client.ts';
+import { sharedEngineOptions } from '#test/support/local-stack.ts';
 import { buildPackage } from '#test/support/package-builder.ts';
 
 /**
@@ -55,9 +56,12 @@ export async function startHarness(
   process.env.PLUGINOPS_EVENTS_FILE = eventsFile;
   process.env.PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS = String(options.probeTimeoutMs ?? 3_000);
   process.env.PLUGINOPS_SCHEDULER = 'off';
+  // A stack given its own DynamoDB port (the restart suite restarts the engine too) starts its own
+  // engine; the others share the run's.
+  const engine = options.dynamodbPort === undefined ? sharedEngineOptions() : { dynamodbPort: 0 };
   const stack = await startLocalStack({
     port: 0,
-    dynamodbPort: 0,
+    ...engine,
     s3Port: 0,
     bootstrapKey: OPERATOR,
     quiet: true,

@@ -14,7 +14,7 @@ import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '#local/stack.ts';
 import { createApiClient, eventually } from '#test/support/api-client.ts';
-import { LOCAL_CREDENTIALS } from '#test/support/local-stack.ts';
+import { LOCAL_CREDENTIALS, sharedEngineOptions } from '#test/support/local-stack.ts';
 import { buildPackage } from '#test/support/package-builder.ts';
 
 const OPERATOR = `po_${'s'.repeat(43)}`;
@@ -97,8 +97,8 @@ beforeAll(async () => {
   const { startLocalStack } = await import('#local/stack.ts');
   stack = await startLocalStack({
     dataDir,
+    ...sharedEngineOptions(),
     port: 0,
-    dynamodbPort: 0,
     s3Port: 0,
     bootstrapKey: OPERATOR,
     quiet: false,

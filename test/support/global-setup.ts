@@ -2,6 +2,7 @@
  * Vitest global setup of the `integration` project: one local stack (DynamoDB Local, s3rver,
  * gateway) per run, on random ports and a temp data dir, shared by every integration test file.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,12 +37,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // A probe that never answers costs its whole deadline per attempt; 1.5 s (instead of 5 s) is
   // still far above a healthy local probe (a few ms) and keeps timeout scenarios short.
   process.env.PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS ??= '1500';
-  const dataDir = await mkdtemp(join(tmpdir(), 'pluginops-it-'));
+  // On tmpfs where there is one (s3rver writes every package to a file), and DynamoDB Local in
+  // memory: the run never restarts this stack, so nothing has to reach a disk.
+  const dataDir = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'pluginops-it-'));
   const stack = await startLocalStack({
     dataDir,
     port: 0,
     dynamodbPort: 0,
     s3Port: 0,
+    dynamodbInMemory: true,
     bootstrapKey: TEST_BOOTSTRAP_KEY,
     quiet: process.env.PLUGINOPS_TEST_LOGS !== '1',
     // Retry backoff (ASL Retry intervals) in hundredths: the retries still happen, in order and
