@@ -15,11 +15,13 @@ import { slotOf, utcOffsetMs, WINDOW_MS } from '#core/auto-upgrade/schedule.ts';
 import { createApiClient, eventually } from '#test/support/api-client.ts';
 import { dynamoClient, stackInfo } from '#test/support/local-stack.ts';
 import { buildPackage } from '#test/support/package-builder.ts';
+import { privateStack } from '#test/support/private-stack.ts';
 
-const stack = stackInfo();
-const call = createApiClient(stack.baseUrl);
+// Sweeps upgrade every due tenant of a stage: a stack of its own keeps them off other files' tenants.
+const stack = privateStack();
+const call = createApiClient(() => stack.baseUrl);
 const operator = stack.bootstrapKey;
-const ddb = DynamoDBDocumentClient.from(dynamoClient());
+const ddb = DynamoDBDocumentClient.from(dynamoClient(stackInfo()));
 const run = randomBytes(3).toString('hex');
 const AUTHOR = `sw${run}`;
 const DAY_MS = 86_400_000;

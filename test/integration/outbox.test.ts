@@ -32,13 +32,15 @@ let deliveries = 0;
 
 /** A restart keeps the ports: the SDK clients of this process keep their endpoints. */
 const ports = { port: 0, dynamodbPort: 0, s3Port: 0 };
+/** The run's DynamoDB Local and one stage for both lives of the stack (the tables outlive it). */
+const engine = sharedEngineOptions();
 
 async function start(): Promise<void> {
   const file = fileSink(eventsFile);
   stack = await startLocalStack({
     dataDir,
     ...ports,
-    ...sharedEngineOptions(),
+    ...engine,
     bootstrapKey: OPERATOR,
     quiet: true,
     workflows: { timeScale: 0.01 },

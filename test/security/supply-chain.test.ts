@@ -15,10 +15,12 @@ import { generateSigningKeyPair, type SigningKeyPair, signPackage } from '#core/
 import { createApiClient, encodeId, eventually } from '#test/support/api-client.ts';
 import { dynamoClient, stackInfo } from '#test/support/local-stack.ts';
 import { buildPackage } from '#test/support/package-builder.ts';
+import { privateStack } from '#test/support/private-stack.ts';
 import { PROBLEM } from './support.ts';
 
-const stack = stackInfo();
-const call = createApiClient(stack.baseUrl);
+// Sweeps upgrade every due tenant of a stage: a stack of its own keeps them off other files' tenants.
+const stack = privateStack();
+const call = createApiClient(() => stack.baseUrl);
 const operator = stack.bootstrapKey;
 const run = randomBytes(3).toString('hex');
 const attacker = `att-${run}`;
@@ -220,7 +222,7 @@ describe('what a tenant trusts', () => {
   });
 
   it('the auto-upgrade sweep never moves a tenant to another tenant’s build', async () => {
-    const ddb = DynamoDBDocumentClient.from(dynamoClient());
+    const ddb = DynamoDBDocumentClient.from(dynamoClient(stackInfo()));
     let slotStart: Date | undefined;
     const base = Math.ceil(Date.now() / WINDOW_MS) * WINDOW_MS + 30 * 3_600_000;
     for (let step = 0; slotStart === undefined && step < 64; step += 1) {

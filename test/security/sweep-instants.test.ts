@@ -11,12 +11,14 @@ import { slotOf, WINDOW_MS } from '#core/auto-upgrade/schedule.ts';
 import { createApiClient, eventually } from '#test/support/api-client.ts';
 import { dynamoClient, stackInfo } from '#test/support/local-stack.ts';
 import { buildPackage } from '#test/support/package-builder.ts';
+import { privateStack } from '#test/support/private-stack.ts';
 import { PROBLEM } from './support.ts';
 
-const stack = stackInfo();
-const call = createApiClient(stack.baseUrl);
+// Sweeps upgrade every due tenant of a stage: a stack of its own keeps them off other files' tenants.
+const stack = privateStack();
+const call = createApiClient(() => stack.baseUrl);
 const operator = stack.bootstrapKey;
-const ddb = DynamoDBDocumentClient.from(dynamoClient());
+const ddb = DynamoDBDocumentClient.from(dynamoClient(stackInfo()));
 const run = randomBytes(3).toString('hex');
 const tenant = `swi-${run}`;
 const FINAL = new Set(['succeeded', 'failed', 'rolled_back', 'rejected']);

@@ -15,7 +15,8 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
-export function createApiClient(baseUrl: string) {
+/** `baseUrl` may be a function, for a stack that is started after the client is made. */
+export function createApiClient(baseUrl: string | (() => string)) {
   return async function call<T = any>(
     method: string,
     path: string,
@@ -30,7 +31,7 @@ export function createApiClient(baseUrl: string) {
     } else if (options.body !== undefined) {
       body = options.body as RequestInit['body'];
     }
-    const response = await fetch(new URL(path, baseUrl), {
+    const response = await fetch(new URL(path, typeof baseUrl === 'function' ? baseUrl() : baseUrl), {
       method,
       headers,
       body,
