@@ -9,7 +9,7 @@ import { actionsOf, resourcesFor, roleStatements, type SynthesizedStage, synthSt
 let dev: SynthesizedStage;
 
 beforeAll(() => {
-  ({ dev } = synthStages(['dev']));
+  ({ dev } = synthStages(['dev'], {}, { bundle: false }));
 });
 
 function logicalId(construct: { node: { defaultChild?: unknown } }): string {

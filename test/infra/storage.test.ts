@@ -7,7 +7,7 @@ let dev: SynthesizedStage;
 let prod: SynthesizedStage;
 
 beforeAll(() => {
-  ({ dev, prod } = synthStages(['dev', 'prod']));
+  ({ dev, prod } = synthStages(['dev', 'prod'], {}, { bundle: false }));
 });
 
 function tableResource(stage: SynthesizedStage, tableName: string) {

@@ -28,23 +28,48 @@ export interface SynthOptions {
   bundle?: boolean;
 }
 
+/**
+ * Synthesized stages by stage, props and bundling. The unit project runs its files in shared
+ * workers (isolate: false), so files asking for the same stage with the same props (most ask for
+ * `dev` as is) share one synthesis; templates and stacks are only read by the assertions.
+ */
+const synthesized = new Map<string, SynthesizedStage>();
+
 export function synthStages(
   stages: readonly StageName[],
   stackProps: Omit<PluginopsStackProps, 'stage'> = {},
   options: SynthOptions = {},
 ): Record<StageName, SynthesizedStage> {
+  const result = {} as Record<StageName, SynthesizedStage>;
+  for (const stage of stages) {
+    const key = JSON.stringify([stage, stackProps, options.bundle !== false]);
+    let built = synthesized.get(key);
+    if (built === undefined) {
+      built = synthStage(stage, stackProps, options);
+      synthesized.set(key, built);
+    }
+    result[stage] = built;
+  }
+  return result;
+}
+
+function synthStage(
+  stage: StageName,
+  stackProps: Omit<PluginopsStackProps, 'stage'>,
+  options: SynthOptions,
+): SynthesizedStage {
   // An empty ASL folder unless the test brings fixtures: tests must not depend on statemachines/.
   const empty = mkdtempSync(join(tmpdir(), 'pluginops-no-asl-'));
   // ASL files are read while the stacks are constructed, so the folder can go right after.
   const { stacks } = buildApp({
-    stages,
+    stages: [stage],
     stackProps: { statemachinesDir: empty, ...stackProps },
     ...(options.bundle === false ? { appProps: { context: { [BUNDLING_STACKS]: [] } } } : {}),
   });
   rmSync(empty, { recursive: true, force: true });
-  return Object.fromEntries(
-    stacks.map((stack) => [stack.stage.name, { stack, template: Template.fromStack(stack) }]),
-  ) as Record<StageName, SynthesizedStage>;
+  const [stack] = stacks;
+  if (stack === undefined) throw new Error(`no stack was built for ${stage}`);
+  return { stack, template: Template.fromStack(stack) };
 }
 
 /**

@@ -73,7 +73,11 @@ beforeAll(() => {
     join(fixtures.path, 'resolve-plan.ts'),
     'export const handler = async () => ({ ok: true });\n',
   );
-  ({ dev } = synthStages(['dev'], { statemachinesDir: fixtures.path, tasksDir: fixtures.path }));
+  ({ dev } = synthStages(
+    ['dev'],
+    { statemachinesDir: fixtures.path, tasksDir: fixtures.path },
+    { bundle: false },
+  ));
 });
 
 afterAll(() => fixtures.remove());

@@ -243,21 +243,32 @@ function DeployDialog(props: {
   const [plan, setPlan] = useState<Plan | null>(null);
   const [planProblem, setPlanProblem] = useState<Error | null>(null);
   useEffect(() => {
+    // Preselect the newest other build, but never over a choice already made: this effect runs
+    // after the options are painted, so the user (or a test) may have picked one in between.
     const first = versions.items.find((pkg) => pkg.unique_identifier !== props.current);
-    if (chosen === '' && first) setChosen(first.unique_identifier);
+    if (first) setChosen((current) => (current === '' ? first.unique_identifier : current));
   }, [versions.items]);
   useEffect(() => {
     if (chosen === '') return;
     setPlan(null);
     setPlanProblem(null);
+    // A plan answered after another version was chosen must not stand for it.
+    let stale = false;
     ok(
       api.POST('/v1/tenants/{tenant_id}/plans', {
         params: { path: { tenant_id: props.tenantId } },
         body: { install: [chosen] },
       }),
     )
-      .then(setPlan)
-      .catch(setPlanProblem);
+      .then((answer) => {
+        if (!stale) setPlan(answer);
+      })
+      .catch((problem: Error) => {
+        if (!stale) setPlanProblem(problem);
+      });
+    return () => {
+      stale = true;
+    };
   }, [chosen]);
   const verb = props.operation === 'install' ? 'Install' : 'Upgrade';
   return (
