@@ -56,9 +56,10 @@ export async function startHarness(
   process.env.PLUGINOPS_EVENTS_FILE = eventsFile;
   process.env.PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS = String(options.probeTimeoutMs ?? 3_000);
   process.env.PLUGINOPS_SCHEDULER = 'off';
-  // A stack given its own DynamoDB port (the restart suite restarts the engine too) starts its own
-  // engine; the others share the run's.
-  const engine = options.dynamodbPort === undefined ? sharedEngineOptions() : { dynamodbPort: 0 };
+  // A stack given a DynamoDB port of its own (0: any) starts its own engine — the restart suite
+  // restarts the engine too, the soak keeps its load to itself; the others share the run's.
+  const engine =
+    options.dynamodbPort === undefined ? sharedEngineOptions() : { dynamodbPort: options.dynamodbPort };
   const stack = await startLocalStack({
     port: 0,
     ...engine,

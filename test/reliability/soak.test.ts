@@ -40,7 +40,9 @@ let h: Harness;
 const versions: Published[][] = [];
 
 beforeAll(async () => {
-  h = await startHarness();
+  // An engine of its own: dozens of concurrent deployments on the run's shared DynamoDB Local
+  // would queue behind the other worker's suite (and slow it), which is not what this soak measures.
+  h = await startHarness({ dynamodbPort: 0 });
   for (let p = 0; p < PLUGINS; p++) {
     versions.push(
       await Promise.all(['1.0.0', '1.1.0', '1.2.0'].map((v) => publish(h.call, AUTHOR, `plugin${p}`, v))),
