@@ -31,6 +31,8 @@ export interface OutboxStreamOptions {
   sink: EventSink;
   /** Pause between polls of an idle stream. Default 50 ms. */
   idleMs?: number;
+  /** Longest pause after failed deliveries (it doubles from 50 ms up to this). Default 2000 ms. */
+  retryMaxMs?: number;
   log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -46,6 +48,7 @@ const RETRY_MAX_MS = 2_000;
 
 export async function startOutboxStream(options: OutboxStreamOptions): Promise<OutboxStream> {
   const idleMs = options.idleMs ?? 50;
+  const retryMaxMs = options.retryMaxMs ?? RETRY_MAX_MS;
   const log = options.log ?? (() => undefined);
   const { Table } = await options.dynamodb.send(new DescribeTableCommand({ TableName: options.table }));
   const streamArn = Table?.LatestStreamArn;
@@ -151,7 +154,7 @@ export async function startOutboxStream(options: OutboxStreamOptions): Promise<O
           if (failures === 1 || failures % 20 === 0)
             log('warn', 'outbox delivery failed; retrying', { error: (error as Error).message, failures });
         }
-        await sleep(Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(failures, 6)));
+        await sleep(Math.min(retryMaxMs, RETRY_BASE_MS * 2 ** Math.min(failures, 6)));
         continue;
       }
       pass += 1;

@@ -70,6 +70,8 @@ export interface LocalStackOptions {
   dropHandler?: DropHandler;
   /** Where the outbox relay delivers events (tests inject failures); default: the events file. */
   eventSink?: EventSink;
+  /** Longest pause of the outbox relay after failed deliveries (default 2000 ms; tests shorten it). */
+  outboxRetryMaxMs?: number;
   /** Local workflow engine settings (tests: `timeScale`, `timeoutScale`, `faults`, other dirs). */
   workflows?: Omit<LocalWorkflowEngineOptions, 'stage' | 'mainTable' | 'bucket' | 'region' | 'account'>;
 }
@@ -257,6 +259,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       region: LOCAL_REGION,
       table: mainTable,
       checkpointFile: join(dataDir, 'outbox-checkpoint.json'),
+      ...(options.outboxRetryMaxMs === undefined ? {} : { retryMaxMs: options.outboxRetryMaxMs }),
       sink: options.eventSink ?? configuredSink(),
       log: (level, message, fields) => log[level](message, fields),
     });

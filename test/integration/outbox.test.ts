@@ -44,6 +44,9 @@ async function start(): Promise<void> {
     bootstrapKey: OPERATOR,
     quiet: true,
     workflows: { timeScale: 0.01 },
+    // The relay's backoff doubles up to 2 s; capped at 100 ms here the scripted failures cost
+    // a second, not twenty, and still arrive in order.
+    outboxRetryMaxMs: 100,
     eventSink: {
       async deliver(events: readonly DomainEvent[]) {
         const step = script.shift() ?? 'ok';

@@ -46,7 +46,8 @@ export interface Harness {
 
 /**
  * A private stack; retry waits scaled down so backoff paths take milliseconds. Probes time out
- * after `probeTimeoutMs` so the host's `timeout` fault costs well under a second per attempt.
+ * after `probeTimeoutMs` (default 1.5 s, as on the shared stack), so the host's `timeout` fault costs
+ * 1.5 s per attempt instead of the 5 s default; a healthy local probe answers in milliseconds.
  */
 export async function startHarness(
   options: Partial<LocalStackOptions> & { probeTimeoutMs?: number } = {},
@@ -54,7 +55,7 @@ export async function startHarness(
   const dataDir = options.dataDir ?? (await mkdtemp(join(fastTempDir(), 'pluginops-rel-')));
   const eventsFile = join(dataDir, 'events.jsonl');
   process.env.PLUGINOPS_EVENTS_FILE = eventsFile;
-  process.env.PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS = String(options.probeTimeoutMs ?? 3_000);
+  process.env.PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS = String(options.probeTimeoutMs ?? 1_500);
   process.env.PLUGINOPS_SCHEDULER = 'off';
   // A stack given a DynamoDB port of its own (0: any) starts its own engine — the restart suite
   // restarts the engine too, the soak keeps its load to itself; the others share the run's.
