@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { keys as dynamoKeys } from '#adapters/dynamo/keys.ts';
 import { slotOf, utcOffsetMs, WINDOW_MS } from '#core/auto-upgrade/schedule.ts';
 import { createApiClient, eventually } from '#test/support/api-client.ts';
-import { dynamoClient, stackInfo } from '#test/support/local-stack.ts';
+import { dynamoClient } from '#test/support/local-stack.ts';
 import { buildPackage } from '#test/support/package-builder.ts';
 import { privateStack } from '#test/support/private-stack.ts';
 
@@ -21,7 +21,7 @@ import { privateStack } from '#test/support/private-stack.ts';
 const stack = privateStack();
 const call = createApiClient(() => stack.baseUrl);
 const operator = stack.bootstrapKey;
-const ddb = DynamoDBDocumentClient.from(dynamoClient(stackInfo()));
+const ddb = DynamoDBDocumentClient.from(dynamoClient(stack));
 const run = randomBytes(3).toString('hex');
 const AUTHOR = `sw${run}`;
 const DAY_MS = 86_400_000;

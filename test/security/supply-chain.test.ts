@@ -13,7 +13,7 @@ import { slotOf, WINDOW_MS } from '#core/auto-upgrade/schedule.ts';
 import { byteSourceFromBuffer } from '#core/package/byte-source.ts';
 import { generateSigningKeyPair, type SigningKeyPair, signPackage } from '#core/package/sign.ts';
 import { createApiClient, encodeId, eventually } from '#test/support/api-client.ts';
-import { dynamoClient, stackInfo } from '#test/support/local-stack.ts';
+import { dynamoClient } from '#test/support/local-stack.ts';
 import { buildPackage } from '#test/support/package-builder.ts';
 import { privateStack } from '#test/support/private-stack.ts';
 import { PROBLEM } from './support.ts';
@@ -222,7 +222,7 @@ describe('what a tenant trusts', () => {
   });
 
   it('the auto-upgrade sweep never moves a tenant to another tenant’s build', async () => {
-    const ddb = DynamoDBDocumentClient.from(dynamoClient(stackInfo()));
+    const ddb = DynamoDBDocumentClient.from(dynamoClient(stack));
     let slotStart: Date | undefined;
     const base = Math.ceil(Date.now() / WINDOW_MS) * WINDOW_MS + 30 * 3_600_000;
     for (let step = 0; slotStart === undefined && step < 64; step += 1) {

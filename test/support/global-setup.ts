@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { startDynamoDbLocal } from '#local/dynamodb.ts';
 import { startLocalStack } from '#local/stack.ts';
 
 /** What integration tests get through `inject('localStack')` (see test/support/local-stack.ts). */
@@ -20,6 +21,11 @@ export interface LocalStackInfo {
   dataDir: string;
   /** The local plugin host (runtime port); see local/plugin-host.ts. */
   runtimeUrl: string;
+  /**
+   * A second DynamoDB Local (in memory) that private test stacks share (`sharedEngineOptions()`):
+   * their deployment-heavy suites then do not queue behind the shared stack's traffic in one JVM.
+   */
+  privateDynamodbEndpoint: string;
 }
 
 declare module 'vitest' {
@@ -40,19 +46,22 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // On tmpfs where there is one (s3rver writes every package to a file), and DynamoDB Local in
   // memory: the run never restarts this stack, so nothing has to reach a disk.
   const dataDir = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'pluginops-it-'));
-  const stack = await startLocalStack({
-    dataDir,
-    port: 0,
-    dynamodbPort: 0,
-    s3Port: 0,
-    dynamodbInMemory: true,
-    bootstrapKey: TEST_BOOTSTRAP_KEY,
-    quiet: process.env.PLUGINOPS_TEST_LOGS !== '1',
-    // Retry backoff (ASL Retry intervals) in hundredths: the retries still happen, in order and
-    // with their backoff rate and jitter, but a failed probe's two retries cost ms, not seconds.
-    // Task and approval timeouts keep their real length (timeoutScale 1).
-    workflows: { timeScale: 0.01 },
-  });
+  const [stack, privateEngine] = await Promise.all([
+    startLocalStack({
+      dataDir,
+      port: 0,
+      dynamodbPort: 0,
+      s3Port: 0,
+      dynamodbInMemory: true,
+      bootstrapKey: TEST_BOOTSTRAP_KEY,
+      quiet: process.env.PLUGINOPS_TEST_LOGS !== '1',
+      // Retry backoff (ASL Retry intervals) in hundredths: the retries still happen, in order and
+      // with their backoff rate and jitter, but a failed probe's two retries cost ms, not seconds.
+      // Task and approval timeouts keep their real length (timeoutScale 1).
+      workflows: { timeScale: 0.01 },
+    }),
+    startDynamoDbLocal({ directory: join(dataDir, 'private-dynamodb'), port: 0, inMemory: true }),
+  ]);
   project.provide('localStack', {
     baseUrl: stack.baseUrl,
     bootstrapKey: stack.bootstrapKey,
@@ -62,8 +71,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     mainTable: stack.mainTable,
     dataDir: stack.dataDir,
     runtimeUrl: stack.runtimeUrl,
+    privateDynamodbEndpoint: privateEngine.endpoint,
   });
   return async () => {
+    await privateEngine.stop();
     await stack.stop();
     await rm(dataDir, { recursive: true, force: true });
   };

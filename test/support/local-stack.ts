@@ -18,15 +18,15 @@ export function stackInfo(): LocalStackInfo {
 
 /**
  * Options for a test file's private stack (its own gateway, S3, workflow engine and settings) that
- * shares the run's DynamoDB Local instead of starting another JVM (~5 CPU-seconds each on these
- * 2-core machines). The stage names its tables, so it must be unique among the stacks running at
+ * shares the run's second DynamoDB Local (the one for private stacks; the shared stack has the
+ * first) instead of starting another JVM (~5 CPU-seconds each on these 2-core machines). The stage names its tables, so it must be unique among the stacks running at
  * once: by default a random one.
  */
 export function sharedEngineOptions(stage = `t${randomBytes(4).toString('hex')}`): {
   dynamodbEndpoint: string;
   stage: string;
 } {
-  return { dynamodbEndpoint: stackInfo().dynamodbEndpoint, stage };
+  return { dynamodbEndpoint: stackInfo().privateDynamodbEndpoint, stage };
 }
 
 export interface ApiOptions {

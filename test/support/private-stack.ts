@@ -3,7 +3,7 @@
  * DynamoDB Local, for suites whose actions reach every tenant of a stage — an auto-upgrade sweep
  * upgrades whichever tenant is due, so on the shared stack it would move other files' tenants.
  * Call at module level: the returned info is filled in by a `beforeAll` and the stack stopped by an
- * `afterAll`; only `bootstrapKey` is usable before that.
+ * `afterAll`; only `bootstrapKey` and `dynamodbEndpoint` are usable before that.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,8 +20,10 @@ export interface PrivateStack extends LocalStackInfo {
 export function privateStack(options: Partial<Omit<LocalStackOptions, 'dataDir'>> = {}): PrivateStack {
   let running: LocalStack | undefined;
   let dataDir: string | undefined;
+  const engine = sharedEngineOptions();
   const info = {
     bootstrapKey: options.bootstrapKey ?? stackInfo().bootstrapKey,
+    dynamodbEndpoint: engine.dynamodbEndpoint,
     get stack(): LocalStack {
       if (running === undefined)
         throw new Error('the private stack is not started yet (use it inside tests)');
@@ -35,7 +37,7 @@ export function privateStack(options: Partial<Omit<LocalStackOptions, 'dataDir'>
       s3Port: 0,
       quiet: true,
       workflows: { timeScale: 0.01 },
-      ...sharedEngineOptions(),
+      ...engine,
       ...options,
       bootstrapKey: info.bootstrapKey,
       dataDir,
@@ -48,6 +50,7 @@ export function privateStack(options: Partial<Omit<LocalStackOptions, 'dataDir'>
       mainTable: running.mainTable,
       dataDir: running.dataDir,
       runtimeUrl: running.runtimeUrl,
+      privateDynamodbEndpoint: engine.dynamodbEndpoint,
     } satisfies Omit<LocalStackInfo, 'bootstrapKey'>);
   }, 120_000);
   afterAll(async () => {
