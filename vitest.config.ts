@@ -1,5 +1,4 @@
 import { configDefaults, defineConfig } from 'vitest/config';
-import HeavyFirstSequencer from './test/support/heavy-first-sequencer.ts';
 
 /**
  * Two projects: `unit` never starts an engine; `integration` gets one shared local stack per run
@@ -25,8 +24,6 @@ export default defineConfig({
     // deadlines. VITEST_MAX_WORKERS overrides it.
     maxWorkers: Number(process.env.VITEST_MAX_WORKERS ?? 2),
     reporters: ['default', './test/support/summary-reporter.ts'],
-    // Slowest suites first when there is no results cache (CI): see the sequencer.
-    sequence: { sequencer: HeavyFirstSequencer },
     projects: [
       {
         extends: true,
