@@ -157,9 +157,14 @@ describe('local gateway', () => {
   });
 
   it('lets an in-flight request finish when closing', async () => {
+    let arrived: () => void = () => undefined;
+    const inFlight = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
     const second = await startGateway({
       routes: ROUTES,
       dispatch: async () => {
+        arrived();
         await new Promise((resolve) => setTimeout(resolve, 300));
         return { statusCode: 200, body: '"done"' };
       },
@@ -168,7 +173,9 @@ describe('local gateway', () => {
       logger: { request: () => undefined, error: () => undefined },
     });
     const pending = fetch(`${second.url}/v1/health`).then(async (r) => [r.status, await r.text()]);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Close once the request is in the handler (a fixed 50 ms was too short on a busy machine:
+    // the request had not arrived, so there was nothing in flight to wait for).
+    await inFlight;
     await second.close(5_000);
     expect(await pending).toEqual([200, '"done"']);
   });
