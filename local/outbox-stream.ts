@@ -8,6 +8,7 @@
  * was written but not yet delivered. A failed delivery keeps the position and retries that record
  * with backoff: at-least-once, like the Lambda mapping.
  */
+import { randomUUID } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -29,8 +30,14 @@ export interface OutboxStreamOptions {
   table: string;
   checkpointFile: string;
   sink: EventSink;
-  /** Pause between polls of an idle stream. Default 50 ms. */
+  /** Pause between polls while the stack is busy (a write or a record in the last 2 s). Default 50 ms. */
   idleMs?: number;
+  /**
+   * Longest pause between polls of a stream that has been quiet for a while: the pause doubles
+   * from `idleMs` up to this. Default 1000 ms. A write through the stack's own clients
+   * ({@link OutboxStream.nudge}) or a `drained()` call brings it back to `idleMs` at once.
+   */
+  idleMaxMs?: number;
   /** Longest pause after failed deliveries (it doubles from 50 ms up to this). Default 2000 ms. */
   retryMaxMs?: number;
   log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
@@ -39,15 +46,25 @@ export interface OutboxStreamOptions {
 export interface OutboxStream {
   /** Resolves once everything written to the stream before the call has been delivered. */
   drained(timeoutMs?: number): Promise<void>;
+  /** Something was written that may carry events: poll at the busy pace again, starting now. */
+  nudge(): void;
+  /** Passes over the stream so far, and the pause the relay takes after a quiet one now. */
+  pace(): { passes: number; pauseMs: number };
   stop(): Promise<void>;
 }
 
 const RETRY_BASE_MS = 50;
 const QUIET_PASSES = 3;
 const RETRY_MAX_MS = 2_000;
+const IDLE_MAX_MS = 1_000;
+/** How long after a write or a record the relay keeps polling at the busy pace. */
+const BUSY_WINDOW_MS = 2_000;
+/** The shard list is read again after this long (and at once when a shard closes). */
+const SHARD_LIST_TTL_MS = 5_000;
 
 export async function startOutboxStream(options: OutboxStreamOptions): Promise<OutboxStream> {
   const idleMs = options.idleMs ?? 50;
+  const idleMaxMs = Math.max(idleMs, options.idleMaxMs ?? IDLE_MAX_MS);
   const retryMaxMs = options.retryMaxMs ?? RETRY_MAX_MS;
   const log = options.log ?? (() => undefined);
   const { Table } = await options.dynamodb.send(new DescribeTableCommand({ TableName: options.table }));
@@ -69,6 +86,32 @@ export async function startOutboxStream(options: OutboxStreamOptions): Promise<O
   /** Passes in a row that read nothing and failed nothing. */
   let quiet = 0;
   const waiters: Array<{ afterPass: number; resolve: () => void }> = [];
+  /** Until when the relay polls at the busy pace. */
+  let busyUntil = Date.now() + BUSY_WINDOW_MS;
+  let pause = idleMs;
+  /** Ends the current pause early (a nudge, a drain request, stop). */
+  let wake: (() => void) | undefined;
+  let shards: Shard[] = [];
+  let shardsListedAt = Number.NEGATIVE_INFINITY;
+
+  function nudge(): void {
+    busyUntil = Date.now() + BUSY_WINDOW_MS;
+    pause = idleMs;
+    wake?.();
+  }
+
+  /** Sleeps `ms`, or less when woken. */
+  function rest(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      }
+      wake = done;
+    });
+  }
 
   async function saveCheckpoint(): Promise<void> {
     const temporary = `${options.checkpointFile}.tmp`;
@@ -90,16 +133,20 @@ export async function startOutboxStream(options: OutboxStreamOptions): Promise<O
     return ShardIterator;
   }
 
+  /** The stream's shards, listed again when the list is old or a shard has closed since. */
   async function listShards(): Promise<Shard[]> {
-    const shards: Shard[] = [];
+    if (Date.now() - shardsListedAt < SHARD_LIST_TTL_MS) return shards;
+    const listed: Shard[] = [];
     let start: string | undefined;
     do {
       const { StreamDescription } = await streams.send(
         new DescribeStreamCommand({ StreamArn: streamArn, ExclusiveStartShardId: start }),
       );
-      shards.push(...(StreamDescription?.Shards ?? []));
+      listed.push(...(StreamDescription?.Shards ?? []));
       start = StreamDescription?.LastEvaluatedShardId;
     } while (start !== undefined);
+    shards = listed;
+    shardsListedAt = Date.now();
     return shards;
   }
 
@@ -132,6 +179,8 @@ export async function startOutboxStream(options: OutboxStreamOptions): Promise<O
       if (iterator === undefined) {
         closed.add(shardId);
         iterators.delete(shardId);
+        // Its successor may be new: list the shards again on the next pass.
+        shardsListedAt = Number.NEGATIVE_INFINITY;
       } else {
         iterators.set(shardId, iterator);
       }
@@ -149,12 +198,14 @@ export async function startOutboxStream(options: OutboxStreamOptions): Promise<O
         quiet = 0;
         if (error instanceof ExpiredIteratorException || error instanceof TrimmedDataAccessException) {
           iterators.clear();
+          shardsListedAt = Number.NEGATIVE_INFINITY;
         } else if (!stopped) {
           failures += 1;
           if (failures === 1 || failures % 20 === 0)
             log('warn', 'outbox delivery failed; retrying', { error: (error as Error).message, failures });
         }
         await sleep(Math.min(retryMaxMs, RETRY_BASE_MS * 2 ** Math.min(failures, 6)));
+        pause = idleMs;
         continue;
       }
       pass += 1;
@@ -167,7 +218,15 @@ export async function startOutboxStream(options: OutboxStreamOptions): Promise<O
           else waiters.push(waiter);
         }
       }
-      if (!read) await sleep(idleMs);
+      if (read) {
+        busyUntil = Date.now() + BUSY_WINDOW_MS;
+        pause = idleMs;
+        continue;
+      }
+      // Quiet: the busy pace while something happened lately or someone waits for a drain, then
+      // a pause that doubles up to idleMaxMs (an idle stack costs DynamoDB Local next to nothing).
+      pause = Date.now() < busyUntil || waiters.length > 0 ? idleMs : Math.min(idleMaxMs, pause * 2);
+      if (!stopped) await rest(pause);
     }
   })();
 
@@ -182,13 +241,44 @@ export async function startOutboxStream(options: OutboxStreamOptions): Promise<O
             resolve();
           },
         });
+        wake?.();
       });
     },
+    nudge,
+    pace: () => ({ passes: pass, pauseMs: pause }),
     async stop() {
       stopped = true;
+      wake?.();
       await loop;
       streams.destroy();
     },
+  };
+}
+
+/** DynamoDB commands that write (and so may store an event). */
+const WRITE_COMMAND = /^(Put|Update|Delete|TransactWrite|BatchWrite|Execute|BatchExecute)/;
+
+/**
+ * Nudges the relay after every write made through `client` (the handlers' DynamoDB client): the
+ * relay polls at the busy pace exactly while this stack is writing. Returns the undo.
+ */
+export function nudgeOnWrites(
+  client: Pick<DynamoDBClient, 'middlewareStack'>,
+  outbox: OutboxStream,
+): () => void {
+  const name = `outbox-nudge-${randomUUID()}`;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      try {
+        return await next(args);
+      } finally {
+        if (WRITE_COMMAND.test(String(context.commandName))) outbox.nudge();
+      }
+    },
+    { step: 'initialize', name },
+  );
+  return () => {
+    client.middlewareStack.remove(name);
   };
 }
 

@@ -26,7 +26,7 @@ import { createDropDispatcher, type DropHandler, dropEventsFrom } from './drop-e
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb.ts';
 import { LocalStackError } from './errors.ts';
 import { type Gateway, startGateway } from './gateway.ts';
-import { type OutboxStream, startOutboxStream } from './outbox-stream.ts';
+import { nudgeOnWrites, type OutboxStream, startOutboxStream } from './outbox-stream.ts';
 import { type PluginHost, pluginHostSettings, startPluginHost } from './plugin-host.ts';
 import { assertPortFree, parsePort } from './ports.ts';
 import { S3RVER_CREDENTIALS, type S3Server, startS3Server } from './s3.ts';
@@ -267,6 +267,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await outbox.stop();
       outboxClient.destroy();
     });
+    // The handlers' writes wake the relay; an idle stack polls its stream once a second.
+    const { dynamoClient } = await import('#adapters/dynamo/client.ts');
+    const stopNudging = nudgeOnWrites(dynamoClient(), outbox);
+    cleanups.push(async () => stopNudging());
     mark('outbox');
     // --- end outbox
 

@@ -9,7 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dynamoClient } from '#adapters/dynamo/client.ts';
 import { type DomainEvent, fileSink } from '#adapters/events.ts';
 import { dedupeEvents } from '#core/events.ts';
 import { type LocalStack, startLocalStack } from '#local/stack.ts';
@@ -153,6 +155,38 @@ describe('transactional outbox', () => {
       'Deployment Failed',
     ]);
     for (const event of all) expect(event.detail.event_id).toBe(event.id);
+  });
+
+  it('an idle relay slows to one pass a second, and a write through the stack wakes it at once', async () => {
+    const tenant = `outbox-idle-${run}`;
+    expect((await call('POST', '/v1/tenants', { key: OPERATOR, json: { tenant_id: tenant } })).status).toBe(
+      201,
+    );
+    // Quiet: after the 2 s busy window the pause doubles 50 → 1000 ms.
+    await eventually(async () => (stack.outbox.pace().pauseMs === 1_000 ? true : undefined), 10_000);
+    const idleFrom = stack.outbox.pace().passes;
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(stack.outbox.pace().passes - idleFrom).toBeLessThanOrEqual(4);
+    // Any write through the handlers' client ends the idle pace at once (before the next pass).
+    await dynamoClient().send(
+      new PutItemCommand({
+        TableName: stack.mainTable,
+        Item: { PK: { S: `TEST#outbox-idle-${run}` }, SK: { S: 'nudge' } },
+      }),
+    );
+    expect(stack.outbox.pace().pauseMs).toBe(50);
+    // A publish stores its event in the same transaction: delivered at the busy pace.
+    const v3 = await publish('3.0.0');
+    const published = Date.now();
+    const arrived = await eventually(
+      async () => {
+        const text = await readFile(eventsFile, 'utf8').catch(() => '');
+        return text.includes(v3) ? Date.now() : undefined;
+      },
+      5_000,
+      10,
+    );
+    expect(arrived - published).toBeLessThan(600);
   });
 
   it('events stored while the relay could not deliver arrive after a restart', async () => {
