@@ -58,7 +58,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions): Promise
   const port = options.port === 0 ? await findFreePort() : options.port;
   const endpoint = `http://127.0.0.1:${port}`;
 
-  const child = withJavaStartupOptions(() =>
+  const child = withJavaOptions(() =>
     spawnDynamoDbLocal({
       path: options.inMemory ? null : options.directory,
       port,
@@ -116,18 +116,25 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions): Promise
  * The wrapper passes no JVM flags and inherits our environment, so the flags travel in
  * JAVA_TOOL_OPTIONS for the spawn only. C1-only JIT and the serial GC cut DynamoDB Local's start
  * from ~4.5 s to ~1.6 s on a 2-core machine; peak throughput is irrelevant for a dev database.
+ * DynamoDB Local's telemetry (on by default since 2.1) is turned off: a local tool phones nowhere.
  */
-function withJavaStartupOptions<T>(spawnChild: () => T): T {
-  const previous = process.env.JAVA_TOOL_OPTIONS;
-  process.env.JAVA_TOOL_OPTIONS = [previous, '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto']
+function withJavaOptions<T>(spawnChild: () => T): T {
+  const previous = { tool: process.env.JAVA_TOOL_OPTIONS, telemetry: process.env.DDB_LOCAL_TELEMETRY };
+  process.env.JAVA_TOOL_OPTIONS = [previous.tool, '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto']
     .filter(Boolean)
     .join(' ');
+  process.env.DDB_LOCAL_TELEMETRY = '0';
   try {
     return spawnChild();
   } finally {
-    if (previous === undefined) delete process.env.JAVA_TOOL_OPTIONS;
-    else process.env.JAVA_TOOL_OPTIONS = previous;
+    restoreEnv('JAVA_TOOL_OPTIONS', previous.tool);
+    restoreEnv('DDB_LOCAL_TELEMETRY', previous.telemetry);
   }
+}
+
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
 }
 
 /** Polls ListTables until DynamoDB Local answers, with a per-attempt and an overall deadline. */
