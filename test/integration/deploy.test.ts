@@ -11,11 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keys as tableKeys } from '#adapters/dynamo/keys.ts';
 import { runtimeHost } from '#adapters/runtime-host.ts';
 import { byteSourceFromBuffer } from '#core/package/byte-source.ts';
 import { generateSigningKeyPair, signPackage } from '#core/package/sign.ts';
@@ -33,7 +30,6 @@ let dataDir: string;
 let eventsFile: string;
 let call: ReturnType<typeof createApiClient>;
 let s3: S3Client;
-let dynamo: DynamoDBDocumentClient;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'pluginops-deploy-'));
@@ -51,9 +47,6 @@ beforeAll(async () => {
   call = createApiClient(stack.baseUrl);
   const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
   s3 = new S3Client({ endpoint: stack.s3Endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
-  dynamo = DynamoDBDocumentClient.from(
-    new DynamoDBClient({ endpoint: stack.dynamodbEndpoint, region: 'us-east-1', credentials }),
-  );
 }, 120_000);
 
 afterAll(async () => {
@@ -741,80 +734,9 @@ describe('one deployment per plugin at a time', () => {
 // ── crash consistency ───────────────────────────────────────────────────────────────────────────
 
 describe('crash consistency', () => {
-  /** Makes the plugin's lease look expired, as if its holder crashed long ago. */
-  async function ageLease(tenant: Tenant, pluginId: string) {
-    await dynamo.send(
-      new UpdateCommand({
-        TableName: stack.mainTable,
-        Key: tableKeys.installation(tenant.id, pluginId),
-        UpdateExpression: 'SET #lock.expires_at = :past',
-        ConditionExpression: 'attribute_exists(#lock)',
-        ExpressionAttributeNames: { '#lock': 'lock' },
-        ExpressionAttributeValues: { ':past': '2000-01-01T00:00:00.000Z' },
-      }),
-    );
-  }
-
-  const STATES = ['Resolve', 'Verify', 'Acquire', 'Snapshot', 'Apply', 'Probe', 'Release'] as const;
-
-  it.each(STATES)(
-    'a crash right after %s leaves the plugin fully old or fully new, and recoverable',
-    async (state) => {
-      const tenant = await newTenant();
-      const name = newPluginName();
-      const pluginId = `${AUTHOR}/${name}`;
-      const v1 = await publish(name, '1.0.0');
-      const v2 = await publish(name, '1.1.0');
-      const v3 = await publish(name, '1.2.0');
-      expect(
-        (await deployAndWait(tenant, { operation: 'install', unique_identifier: v1.unique_identifier }))
-          .status,
-      ).toBe('succeeded');
-
-      const fault = stack.workflows.injectFault({ machine: 'deploy', state, when: 'after', mode: 'abort' });
-      const response = await deploy(tenant, {
-        operation: 'upgrade',
-        unique_identifier: v2.unique_identifier,
-      });
-      expect(response.status).toBe(202);
-      const crashed = await stack.workflows.waitForExecution(response.body.deployment_id, 20_000);
-      fault.remove();
-      expect(crashed.status).toBe('ABORTED');
-
-      const { installation } = await expectConsistent(tenant, pluginId);
-      expect([v1.unique_identifier, v2.unique_identifier]).toContain(installation?.unique_identifier);
-      if (state === 'Release') {
-        // Release had given the lease back before the crash: nothing to recover.
-        expect(installation?.deployment_id).toBeUndefined();
-      } else {
-        // While the crashed run's lease is valid, the plugin stays protected; once it expires,
-        // the next deployment takes over and settles what the crashed run left.
-        expect(
-          (await deploy(tenant, { operation: 'upgrade', unique_identifier: v3.unique_identifier })).status,
-        ).toBe(409);
-        await ageLease(tenant, pluginId);
-      }
-      const next = await deployAndWait(tenant, {
-        operation: 'upgrade',
-        unique_identifier: v3.unique_identifier,
-      });
-      expect(next.status, JSON.stringify(next.error)).toBe('succeeded');
-      const { history } = await expectConsistent(tenant, pluginId);
-      expect(history[0]).toMatchObject({ unique_identifier: v3.unique_identifier, outcome: 'succeeded' });
-      expect(await runtimeHost().probe(tenant.id, pluginId, v3.unique_identifier)).toMatchObject({
-        ok: true,
-      });
-      const abandoned = await call(
-        'GET',
-        `/v1/tenants/${tenant.id}/deployments/${response.body.deployment_id}`,
-        {
-          key: tenant.deployer,
-        },
-      );
-      // Crashed after Release: it had finished; otherwise the takeover closed it as failed.
-      expect(abandoned.body.status).toBe(state === 'Release' ? 'succeeded' : 'failed');
-    },
-  );
+  // A crash right after each Task state (fully old or fully new, protected while the lease is
+  // valid, taken over once it expires, the crashed run closed): the reliability suite's matrix
+  // (test/reliability/fault-injection.test.ts, "crash after" of every state) covers each one.
 
   it('a task that fails after Apply committed is rolled back to fully old', async () => {
     const tenant = await newTenant();

@@ -107,7 +107,21 @@ async function recoverAndCheck(
   const pluginId = v1.plugin_id;
   const immediate = await checkPlugin(tenant.id, pluginId, { settled: false, allowed });
   const installation = await findInstallation(tenant.id, pluginId);
-  if (installation?.lock !== undefined) await ageLease(h.stack, tenant.id, pluginId);
+  const protectedViolations: string[] = [];
+  if (installation?.lock !== undefined) {
+    // While the interrupted run's lease is valid the plugin stays protected: a new deployment
+    // is refused at once; once the lease expires (aged here, as time would) it takes over.
+    const refused = await deploy(h.call, tenant, {
+      operation: installation.status === 'installed' ? 'upgrade' : 'install',
+      unique_identifier: v3.unique_identifier,
+    });
+    if (refused.status !== 409) {
+      protectedViolations.push(
+        `${tenant.id}: a deployment under a valid lease answered ${refused.status}, not 409`,
+      );
+    }
+    await ageLease(h.stack, tenant.id, pluginId);
+  }
   await clearHostFaults(h, tenant.id);
   const next = await deployAndSettle(
     h,
@@ -120,7 +134,7 @@ async function recoverAndCheck(
   );
   const after = await checkPlugin(tenant.id, pluginId, { settled: true, allowed: [v3.unique_identifier] });
   const deployments = await checkDeployments(h, tenant.id);
-  const violations = [...immediate.violations, ...after.violations, ...deployments];
+  const violations = [...immediate.violations, ...protectedViolations, ...after.violations, ...deployments];
   if (next.status !== 'succeeded') violations.push(`${tenant.id}: recovery deployment ${next.status}`);
   return { recovered: next.status === 'succeeded' && violations.length === 0, violations };
 }
@@ -147,6 +161,9 @@ const ROUTES: Record<
   Rollback: { route: { state: 'Probe', when: 'before' }, baseline: 'rolled_back' },
   Alert: { route: { state: 'Probe', when: 'before' }, baseline: 'rolled_back' },
 };
+
+/** The Task states of a deployment that needs no approval and succeeds, in order. */
+const HAPPY_PATH = new Set(['Resolve', 'Verify', 'Acquire', 'Snapshot', 'Apply', 'Probe', 'Release']);
 
 /** States whose Retry does not list TransientError (see docs/reliability.md). */
 const NO_TRANSIENT_RETRY = new Set(['AwaitApproval']);
@@ -197,6 +214,14 @@ describe('fault injection', () => {
       );
       const { recovered } = recovery;
       const violations = recovery.violations.map((violation) => `${label}: ${violation}`);
+      if (mode === 'crash' && when === 'after' && HAPPY_PATH.has(state)) {
+        // A run that crashed after Release had finished; any earlier one is closed as failed by
+        // the deployment that took its lease over.
+        const abandoned = (await deploymentOf(h.call, tenant, started.body.deployment_id)).status;
+        const closed = state === 'Release' ? 'succeeded' : 'failed';
+        if (abandoned !== closed)
+          violations.push(`${label}: the crashed run ended ${abandoned}, not ${closed}`);
+      }
       const expected = mode === 'transient' && !NO_TRANSIENT_RETRY.has(state) ? scenario.baseline : undefined;
       if (expected !== undefined && deployment.status !== expected) {
         violations.push(`${label}: a retried transient error ended ${deployment.status}, not ${expected}`);
