@@ -143,7 +143,11 @@ export function truncate(line: string, width: number): string {
 export class LiveRegion {
   private height = 0;
 
-  constructor(private readonly write: (text: string) => void) {}
+  private readonly write: (text: string) => void;
+
+  constructor(write: (text: string) => void) {
+    this.write = write;
+  }
 
   draw(lines: readonly string[]): void {
     const up = this.height > 0 ? `\x1b[${this.height}A\r` : '';

@@ -19,7 +19,10 @@ function toBuffer(data: SourceData): Buffer {
 /** node:crypto behind Smithy's `Checksum` shape (SHA-256, or HMAC-SHA256 with a secret). */
 class NodeSha256 {
   private hash: Hash | Hmac;
-  constructor(private readonly secret?: SourceData) {
+  private readonly secret?: SourceData;
+
+  constructor(secret?: SourceData) {
+    this.secret = secret;
     this.hash = this.fresh();
   }
   private fresh(): Hash | Hmac {

@@ -49,11 +49,15 @@ const PARTIAL_FUNCTION_ARN = /^[^:]+:function:([^:]+)(?::[^:]+)?$/;
 
 /** Local names and ARNs, shaped like the ones CDK gives each stage. */
 export class LocalNaming {
-  constructor(
-    readonly stage: string,
-    readonly region: string,
-    readonly account: string,
-  ) {}
+  readonly stage: string;
+  readonly region: string;
+  readonly account: string;
+
+  constructor(stage: string, region: string, account: string) {
+    this.stage = stage;
+    this.region = region;
+    this.account = account;
+  }
 
   /** CDK's `PluginopsFunction` name for `functions/tasks/<task>.ts`: `<prefix>-task-<task>`. */
   functionName(task: string): string {

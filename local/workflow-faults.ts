@@ -42,10 +42,12 @@ class ArmedFault implements InjectedFault {
   fired = 0;
   remaining: number;
 
-  constructor(
-    readonly spec: Readonly<FaultSpec>,
-    private readonly plan: FaultPlan,
-  ) {
+  readonly spec: Readonly<FaultSpec>;
+  private readonly plan: FaultPlan;
+
+  constructor(spec: Readonly<FaultSpec>, plan: FaultPlan) {
+    this.spec = spec;
+    this.plan = plan;
     this.remaining = spec.times ?? 1;
   }
 

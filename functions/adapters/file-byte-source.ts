@@ -26,10 +26,13 @@ export async function openFileByteSource(path: string): Promise<FileByteSource> 
 }
 
 class FileHandleByteSource implements FileByteSource {
-  constructor(
-    private readonly handle: FileHandle,
-    readonly size: number,
-  ) {}
+  private readonly handle: FileHandle;
+  readonly size: number;
+
+  constructor(handle: FileHandle, size: number) {
+    this.handle = handle;
+    this.size = size;
+  }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     assertRange(offset, length, this.size);
