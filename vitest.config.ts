@@ -43,11 +43,6 @@ export default defineConfig({
           name: 'integration',
           include: STACK_TESTS,
           globalSetup: ['test/support/global-setup.ts'],
-          // Every stack test runs in a fresh worker and imports most of the code base: loaded by
-          // Node itself (its TypeScript type stripping; tsconfig's erasableSyntaxOnly keeps the
-          // code strippable) instead of Vite's module runner, which transforms and serves each
-          // module to each worker again.
-          experimental: { viteModuleRunner: false },
         },
       },
     ],

@@ -143,11 +143,7 @@ export function truncate(line: string, width: number): string {
 export class LiveRegion {
   private height = 0;
 
-  private readonly write: (text: string) => void;
-
-  constructor(write: (text: string) => void) {
-    this.write = write;
-  }
+  constructor(private readonly write: (text: string) => void) {}
 
   draw(lines: readonly string[]): void {
     const up = this.height > 0 ? `\x1b[${this.height}A\r` : '';

@@ -19,11 +19,7 @@ const ALWAYS_SKIPPED_DIRECTORIES = new Set(['.git', 'node_modules', '__pycache__
 const ALWAYS_SKIPPED_FILES = new Set(['.DS_Store']);
 
 export class IgnoreRules {
-  private readonly rules: readonly IgnoreRule[];
-
-  private constructor(rules: readonly IgnoreRule[]) {
-    this.rules = rules;
-  }
+  private constructor(private readonly rules: readonly IgnoreRule[]) {}
 
   /** Parses the text of a `.difyignore` (or `.gitignore`). */
   static parse(text: string): IgnoreRules {

@@ -24,16 +24,12 @@ export class ProgressBar {
   private done = 0;
   private finished = false;
 
-  private readonly write: (text: string) => void;
-  private readonly label: string;
-  private readonly total: number;
-  private readonly now: () => number;
-
-  constructor(write: (text: string) => void, label: string, total: number, now: () => number = Date.now) {
-    this.write = write;
-    this.label = label;
-    this.total = total;
-    this.now = now;
+  constructor(
+    private readonly write: (text: string) => void,
+    private readonly label: string,
+    private readonly total: number,
+    private readonly now: () => number = Date.now,
+  ) {
     this.started = now();
     this.draw();
   }

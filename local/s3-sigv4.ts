@@ -19,10 +19,7 @@ function toBuffer(data: SourceData): Buffer {
 /** node:crypto behind Smithy's `Checksum` shape (SHA-256, or HMAC-SHA256 with a secret). */
 class NodeSha256 {
   private hash: Hash | Hmac;
-  private readonly secret?: SourceData;
-
-  constructor(secret?: SourceData) {
-    this.secret = secret;
+  constructor(private readonly secret?: SourceData) {
     this.hash = this.fresh();
   }
   private fresh(): Hash | Hmac {

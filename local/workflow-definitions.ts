@@ -49,15 +49,11 @@ const PARTIAL_FUNCTION_ARN = /^[^:]+:function:([^:]+)(?::[^:]+)?$/;
 
 /** Local names and ARNs, shaped like the ones CDK gives each stage. */
 export class LocalNaming {
-  readonly stage: string;
-  readonly region: string;
-  readonly account: string;
-
-  constructor(stage: string, region: string, account: string) {
-    this.stage = stage;
-    this.region = region;
-    this.account = account;
-  }
+  constructor(
+    readonly stage: string,
+    readonly region: string,
+    readonly account: string,
+  ) {}
 
   /** CDK's `PluginopsFunction` name for `functions/tasks/<task>.ts`: `<prefix>-task-<task>`. */
   functionName(task: string): string {

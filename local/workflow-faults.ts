@@ -42,12 +42,10 @@ class ArmedFault implements InjectedFault {
   fired = 0;
   remaining: number;
 
-  readonly spec: Readonly<FaultSpec>;
-  private readonly plan: FaultPlan;
-
-  constructor(spec: Readonly<FaultSpec>, plan: FaultPlan) {
-    this.spec = spec;
-    this.plan = plan;
+  constructor(
+    readonly spec: Readonly<FaultSpec>,
+    private readonly plan: FaultPlan,
+  ) {
     this.remaining = spec.times ?? 1;
   }
 

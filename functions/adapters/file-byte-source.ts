@@ -26,13 +26,10 @@ export async function openFileByteSource(path: string): Promise<FileByteSource> 
 }
 
 class FileHandleByteSource implements FileByteSource {
-  private readonly handle: FileHandle;
-  readonly size: number;
-
-  constructor(handle: FileHandle, size: number) {
-    this.handle = handle;
-    this.size = size;
-  }
+  constructor(
+    private readonly handle: FileHandle,
+    readonly size: number,
+  ) {}
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     assertRange(offset, length, this.size);

@@ -97,13 +97,11 @@ class SizeMeter extends Transform {
   size = 0;
   readonly #hash = createHash('sha256');
 
-  private readonly maxBytes: number;
-  private readonly source: string;
-
-  constructor(maxBytes: number, source: string) {
+  constructor(
+    private readonly maxBytes: number,
+    private readonly source: string,
+  ) {
     super();
-    this.maxBytes = maxBytes;
-    this.source = source;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {

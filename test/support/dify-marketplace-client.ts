@@ -54,11 +54,11 @@ export const MarketplacePluginDeclaration = z.looseObject({
 export type MarketplacePluginDeclaration = z.infer<typeof MarketplacePluginDeclaration>;
 
 export class HttpStatusError extends Error {
-  readonly status: number;
-
-  constructor(status: number, url: string) {
+  constructor(
+    readonly status: number,
+    url: string,
+  ) {
     super(`HTTP ${status} for ${url}`);
-    this.status = status;
   }
 }
 

@@ -396,12 +396,11 @@ class EntryScanner {
   private sink: EntrySink | undefined;
   private readonly budget: { remaining: number };
 
-  private readonly packageBytes: number;
-  private readonly options: ReadArchiveOptions;
-
-  constructor(planned: PlannedEntry[], packageBytes: number, options: ReadArchiveOptions) {
-    this.packageBytes = packageBytes;
-    this.options = options;
+  constructor(
+    planned: PlannedEntry[],
+    private readonly packageBytes: number,
+    private readonly options: ReadArchiveOptions,
+  ) {
     this.byOffset = [...planned].sort(
       (a, b) => a.raw.relativeOffsetOfLocalHeader - b.raw.relativeOffsetOfLocalHeader,
     );
@@ -558,14 +557,11 @@ class EntrySink {
   /** Fast path state (deflate only): undefined once handed to zlib or for stored entries. */
   private blocks: StoredBlocks | undefined;
 
-  private readonly entry: PlannedEntry;
-  private readonly options: ReadArchiveOptions;
-  private readonly budget: { remaining: number };
-
-  constructor(entry: PlannedEntry, options: ReadArchiveOptions, budget: { remaining: number }) {
-    this.entry = entry;
-    this.options = options;
-    this.budget = budget;
+  constructor(
+    private readonly entry: PlannedEntry,
+    private readonly options: ReadArchiveOptions,
+    private readonly budget: { remaining: number },
+  ) {
     this.chunks = options.collect?.(entry.name, entry.size) ? [] : undefined;
     // The window never needs more than the entry's declared size (`take` refuses more output).
     if (entry.raw.compressionMethod === METHOD_DEFLATE)
@@ -742,12 +738,8 @@ class StoredBlocks {
   private tail: Buffer | undefined;
   private tailLength = 0;
 
-  private readonly capacity: number;
-
   /** @param capacity the window to keep: 32 KiB, or less when the whole output is smaller. */
-  constructor(capacity: number) {
-    this.capacity = capacity;
-  }
+  constructor(private readonly capacity: number) {}
 
   /**
    * Emits the payload of `piece`. Returns undefined when the whole piece was consumed, or the rest
@@ -914,11 +906,8 @@ const INFLATE_CHUNK_BYTES = 256 * 1024;
 class ByteSourceReader extends yauzl.RandomAccessReader {
   private block: { start: number; bytes: Uint8Array } | undefined;
 
-  private readonly source: ByteSource;
-
-  constructor(source: ByteSource) {
+  constructor(private readonly source: ByteSource) {
     super();
-    this.source = source;
   }
 
   override read(
