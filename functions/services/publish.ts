@@ -20,7 +20,6 @@ import { openFileByteSource } from '#adapters/file-byte-source.ts';
 import { putFileOnce } from '#adapters/s3/blob-store.ts';
 import { withTempFile } from '#adapters/temp-file.ts';
 import { ASSETS_PREFIX, BUNDLE_EXTENSION, readBundle } from '#core/bundle.ts';
-import type { Caller } from '#core/caller.ts';
 import {
   type PackageRecord,
   type PackageSignature,

@@ -19,9 +19,9 @@ import { buildBundle } from '#test/support/bundle-builder.ts';
 import { type FakeGithub, type FakeGithubRelease, startFakeGithub } from '#test/support/fake-github.ts';
 import { sharedEngineOptions } from '#test/support/local-stack.ts';
 import { buildPackage } from '#test/support/package-builder.ts';
+import { tenantApi } from '#test/support/tenant-api.ts';
 
 const OPERATOR = `po_${'e'.repeat(43)}`;
-const FINAL = new Set(['succeeded', 'failed', 'rolled_back', 'rejected']);
 const run = randomBytes(3).toString('hex');
 const AUTHOR = `dp${run}`;
 
@@ -100,29 +100,28 @@ interface Tenant {
   publisher: string;
 }
 
+const api = tenantApi({ call: () => call, operator: OPERATOR, workflows: () => stack.workflows });
+
 let tenantCount = 0;
 async function newTenant(policy: Record<string, unknown> = {}): Promise<Tenant> {
   tenantCount += 1;
   const id = `deps-${run}-${tenantCount}`;
-  expect((await call('POST', '/v1/tenants', { key: OPERATOR, json: { tenant_id: id } })).status).toBe(201);
-  // Tenant keys publish only under authors granted to their tenant (docs/security.md).
-  expect((await call('PUT', `/v1/authors/${AUTHOR}/tenants/${id}`, { key: OPERATOR })).status).toBe(200);
-  const issue = async (scopes: string[]) => {
-    const response = await call('POST', `/v1/tenants/${id}/keys`, { key: OPERATOR, json: { scopes } });
-    expect(response.status).toBe(201);
-    return response.body.key as string;
-  };
-  const tenant = {
+  const keys = await api.createTenant({
     id,
-    deployer: await issue(['read', 'deploy:write']),
-    reader: await issue(['read']),
-    publisher: await issue(['read', 'packages:write', 'deploy:write']),
+    author: AUTHOR,
+    keys: {
+      deployer: ['read', 'deploy:write'],
+      reader: ['read'],
+      publisher: ['read', 'packages:write', 'deploy:write'],
+    },
+    policy,
+  });
+  return {
+    id,
+    deployer: keys.deployer as string,
+    reader: keys.reader as string,
+    publisher: keys.publisher as string,
   };
-  if (Object.keys(policy).length > 0) {
-    const response = await call('PUT', `/v1/tenants/${id}/policy`, { key: OPERATOR, json: policy });
-    expect(response.status, response.text).toBe(200);
-  }
-  return tenant;
 }
 
 function pkg(name: string, version: string, dependencies?: unknown[], extra: Record<string, unknown> = {}) {
@@ -138,14 +137,8 @@ function pkg(name: string, version: string, dependencies?: unknown[], extra: Rec
   });
 }
 
-async function publishBytes(body: Buffer) {
-  const response = await call('POST', '/v1/packages:raw', {
-    key: OPERATOR,
-    body,
-    headers: { 'content-type': 'application/octet-stream' },
-  });
-  expect([200, 201], response.text).toContain(response.status);
-  return response.body as { unique_identifier: string; plugin_id: string; version: string };
+function publishBytes(body: Buffer) {
+  return api.publishBytes(body);
 }
 
 async function publish(
@@ -168,16 +161,9 @@ function plan(tenant: Tenant, body: Record<string, unknown>, key = tenant.reader
 }
 
 async function deployAndWait(tenant: Tenant, body: Record<string, unknown>, key = tenant.deployer) {
-  const response = await call('POST', `/v1/tenants/${tenant.id}/deployments`, {
-    key,
-    json: body,
-  });
+  const response = await api.deploy(tenant.id, key, body);
   expect(response.status, response.text).toBe(202);
-  const id = response.body.deployment_id as string;
-  const read = () => call('GET', `/v1/tenants/${tenant.id}/deployments/${id}`, { key: tenant.deployer });
-  await eventually(async () => (FINAL.has((await read()).body.status) ? true : undefined), 20_000);
-  await stack.workflows.waitForExecution(id, 20_000);
-  return (await read()).body;
+  return api.finished(tenant.id, tenant.deployer, response.body.deployment_id);
 }
 
 async function installed(tenant: Tenant): Promise<Record<string, string>> {

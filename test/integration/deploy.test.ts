@@ -20,9 +20,9 @@ import { type LocalStack, startLocalStack } from '#local/stack.ts';
 import { createApiClient, eventually } from '#test/support/api-client.ts';
 import { sharedEngineOptions } from '#test/support/local-stack.ts';
 import { buildPackage } from '#test/support/package-builder.ts';
+import { FINAL_STATUSES, tenantApi } from '#test/support/tenant-api.ts';
 
 const OPERATOR = `po_${'d'.repeat(43)}`;
-const FINAL = new Set(['succeeded', 'failed', 'rolled_back', 'rejected']);
 const run = randomBytes(3).toString('hex');
 
 let stack: LocalStack;
@@ -63,26 +63,20 @@ interface Tenant {
   admin: string;
 }
 
+const api = tenantApi({ call: () => call, operator: OPERATOR, workflows: () => stack.workflows });
+
 let tenantCount = 0;
 async function newTenant(policy: Record<string, unknown> = {}): Promise<Tenant> {
   tenantCount += 1;
   const id = `dep-${run}-${tenantCount}`;
-  expect((await call('POST', '/v1/tenants', { key: OPERATOR, json: { tenant_id: id } })).status).toBe(201);
-  // Tenant keys (and drop folders) publish only under authors granted to their tenant (docs/security.md).
-  expect((await call('PUT', `/v1/authors/${AUTHOR}/tenants/${id}`, { key: OPERATOR })).status).toBe(200);
-  const issue = async (scopes: string[]) => {
-    const response = await call('POST', `/v1/tenants/${id}/keys`, { key: OPERATOR, json: { scopes } });
-    expect(response.status).toBe(201);
-    return response.body.key as string;
-  };
-  const tenant = { id, deployer: await issue(['read', 'deploy:write']), admin: await issue(['admin']) };
-  if (Object.keys(policy).length > 0) await setPolicy(tenant, policy);
-  return tenant;
-}
-
-async function setPolicy(tenant: Tenant, policy: Record<string, unknown>): Promise<void> {
-  const response = await call('PUT', `/v1/tenants/${tenant.id}/policy`, { key: tenant.admin, json: policy });
-  expect(response.status, response.text).toBe(200);
+  const keys = await api.createTenant({
+    id,
+    author: AUTHOR,
+    keys: { deployer: ['read', 'deploy:write'], admin: ['admin'] },
+    policy,
+    policyKey: 'admin',
+  });
+  return { id, deployer: keys.deployer as string, admin: keys.admin as string };
 }
 
 let pluginCount = 0;
@@ -104,50 +98,32 @@ async function publish(
     (await buildPackage({
       manifest: { author: AUTHOR, name, version, meta: { version }, ...manifest } as never,
     }));
-  const response = await call('POST', '/v1/packages:raw', {
-    key: OPERATOR,
-    body,
-    headers: { 'content-type': 'application/octet-stream' },
-  });
-  expect([200, 201], response.text).toContain(response.status);
-  return response.body as { unique_identifier: string; sha256: string; storage_key?: string };
+  return api.publishBytes(body);
 }
 
 function deploy(tenant: Tenant, body: Record<string, unknown>, headers: Record<string, string> = {}) {
-  return call('POST', `/v1/tenants/${tenant.id}/deployments`, { key: tenant.deployer, json: body, headers });
+  return api.deploy(tenant.id, tenant.deployer, body, headers);
 }
 
 /** The deployment once its status is final and its execution has ended (Alert runs after a rollback). */
-async function finished(tenant: Tenant, deploymentId: string, timeoutMs = 20_000) {
-  const read = () =>
-    call('GET', `/v1/tenants/${tenant.id}/deployments/${deploymentId}`, { key: tenant.deployer });
-  await eventually(async () => (FINAL.has((await read()).body.status) ? true : undefined), timeoutMs);
-  await stack.workflows.waitForExecution(deploymentId, timeoutMs);
-  return (await read()).body;
+function finished(tenant: Tenant, deploymentId: string, timeoutMs = 20_000) {
+  return api.finished(tenant.id, tenant.deployer, deploymentId, timeoutMs);
 }
 
-async function deployAndWait(tenant: Tenant, body: Record<string, unknown>) {
-  const response = await deploy(tenant, body);
-  expect(response.status, response.text).toBe(202);
-  return finished(tenant, response.body.deployment_id);
+function deployAndWait(tenant: Tenant, body: Record<string, unknown>) {
+  return api.deployAndWait(tenant.id, tenant.deployer, body);
 }
 
-async function installations(tenant: Tenant) {
-  const response = await call('GET', `/v1/tenants/${tenant.id}/installations`, { key: tenant.deployer });
-  expect(response.status).toBe(200);
-  return response.body.items as Array<Record<string, any>>;
+function installations(tenant: Tenant) {
+  return api.installations(tenant.id, tenant.deployer);
 }
 
 async function installationOf(tenant: Tenant, pluginId: string) {
   return (await installations(tenant)).find((item) => item.plugin_id === pluginId);
 }
 
-async function revisions(tenant: Tenant, pluginId: string) {
-  const response = await call('GET', `/v1/tenants/${tenant.id}/installations/${pluginId}/revisions`, {
-    key: tenant.deployer,
-  });
-  expect(response.status).toBe(200);
-  return response.body.items as Array<Record<string, any>>;
+function revisions(tenant: Tenant, pluginId: string) {
+  return api.revisions(tenant.id, tenant.deployer, pluginId);
 }
 
 async function events(
@@ -933,7 +909,7 @@ describe('the recovery pass', () => {
         new Date(Date.now() + (RECOVERY_GRACE_SECONDS + 1) * 1000),
       );
       const settled = await deploymentOf(tenant, id);
-      expect(FINAL.has(settled.status), `${point.name}: ${settled.status}`).toBe(true);
+      expect(FINAL_STATUSES.has(settled.status), `${point.name}: ${settled.status}`).toBe(true);
       if (point.state === 'Release') {
         // Release had marked it succeeded before the cut: nothing was left open.
         expect(settled.status).toBe('succeeded');

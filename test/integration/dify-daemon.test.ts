@@ -20,9 +20,9 @@ import { type LocalStack, startLocalStack } from '#local/stack.ts';
 import { createApiClient, eventually } from '#test/support/api-client.ts';
 import { sharedEngineOptions } from '#test/support/local-stack.ts';
 import { buildPackage } from '#test/support/package-builder.ts';
+import { tenantApi } from '#test/support/tenant-api.ts';
 
 const OPERATOR = `po_${'f'.repeat(43)}`;
-const FINAL = new Set(['succeeded', 'failed', 'rolled_back', 'rejected']);
 const run = randomBytes(3).toString('hex');
 const AUTHOR = `dfy${run}`;
 
@@ -79,6 +79,8 @@ interface Tenant {
   admin: string;
 }
 
+const api = tenantApi({ call: () => call, operator: OPERATOR, workflows: () => stack.workflows });
+
 let tenantCount = 0;
 async function newTenant(
   options: { dify?: boolean; policy?: Record<string, unknown> } = {},
@@ -86,25 +88,13 @@ async function newTenant(
   tenantCount += 1;
   const id = `dfy-${run}-${tenantCount}`;
   const dify = randomUUID();
-  const created = await call('POST', '/v1/tenants', {
-    key: OPERATOR,
-    json: { tenant_id: id, ...(options.dify === false ? {} : { dify_tenant_id: dify }) },
+  const keys = await api.createTenant({
+    id,
+    fields: options.dify === false ? {} : { dify_tenant_id: dify },
+    keys: { deployer: ['read', 'deploy:write'], admin: ['admin'] },
+    ...(options.policy === undefined ? {} : { policy: options.policy, policyKey: 'admin' }),
   });
-  expect(created.status, created.text).toBe(201);
-  const issue = async (scopes: string[]) => {
-    const response = await call('POST', `/v1/tenants/${id}/keys`, { key: OPERATOR, json: { scopes } });
-    expect(response.status).toBe(201);
-    return response.body.key as string;
-  };
-  const tenant = { id, dify, deployer: await issue(['read', 'deploy:write']), admin: await issue(['admin']) };
-  if (options.policy !== undefined) {
-    const response = await call('PUT', `/v1/tenants/${id}/policy`, {
-      key: tenant.admin,
-      json: options.policy,
-    });
-    expect(response.status, response.text).toBe(200);
-  }
-  return tenant;
+  return { id, dify, deployer: keys.deployer as string, admin: keys.admin as string };
 }
 
 let pluginCount = 0;
@@ -118,45 +108,23 @@ async function packageOf(name: string, version: string): Promise<Buffer> {
 }
 
 async function publish(name: string, version: string) {
-  const response = await call('POST', '/v1/packages:raw', {
-    key: OPERATOR,
-    body: await packageOf(name, version),
-    headers: { 'content-type': 'application/octet-stream' },
-  });
-  expect([200, 201], response.text).toContain(response.status);
-  return response.body as { unique_identifier: string };
+  return api.publishBytes(await packageOf(name, version));
 }
 
 function deploy(tenant: Tenant, body: Record<string, unknown>) {
-  return call('POST', `/v1/tenants/${tenant.id}/deployments`, { key: tenant.deployer, json: body });
+  return api.deploy(tenant.id, tenant.deployer, body);
 }
 
-async function finished(tenant: Tenant, deploymentId: string, timeoutMs = 20_000) {
-  const read = () =>
-    call('GET', `/v1/tenants/${tenant.id}/deployments/${deploymentId}`, { key: tenant.deployer });
-  await eventually(async () => (FINAL.has((await read()).body.status) ? true : undefined), timeoutMs);
-  await stack.workflows.waitForExecution(deploymentId, timeoutMs);
-  return (await read()).body;
+function deployAndWait(tenant: Tenant, body: Record<string, unknown>) {
+  return api.deployAndWait(tenant.id, tenant.deployer, body);
 }
 
-async function deployAndWait(tenant: Tenant, body: Record<string, unknown>) {
-  const response = await deploy(tenant, body);
-  expect(response.status, response.text).toBe(202);
-  return finished(tenant, response.body.deployment_id);
+function installations(tenant: Tenant) {
+  return api.installations(tenant.id, tenant.deployer);
 }
 
-async function installations(tenant: Tenant) {
-  const response = await call('GET', `/v1/tenants/${tenant.id}/installations`, { key: tenant.deployer });
-  expect(response.status).toBe(200);
-  return response.body.items as Array<Record<string, any>>;
-}
-
-async function revisions(tenant: Tenant, pluginId: string) {
-  const response = await call('GET', `/v1/tenants/${tenant.id}/installations/${pluginId}/revisions`, {
-    key: tenant.deployer,
-  });
-  expect(response.status).toBe(200);
-  return response.body.items as Array<Record<string, any>>;
+function revisions(tenant: Tenant, pluginId: string) {
+  return api.revisions(tenant.id, tenant.deployer, pluginId);
 }
 
 /** The invariant of every step: the daemon's own list is exactly pluginops' installed state. */

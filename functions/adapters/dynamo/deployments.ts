@@ -12,14 +12,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { outboxPut } from '#adapters/events.ts';
-import type {
-  Approval,
-  Deployment,
-  DeploymentPlan,
-  DeploymentStatus,
-  DeploymentStep,
-  StepName,
-} from '#core/deploy/model.ts';
+import type { Deployment, DeploymentStatus, DeploymentStep, StepName } from '#core/deploy/model.ts';
 import type { DeploymentChange } from '#core/deploy/ports.ts';
 import { ConflictError, NotFoundError, type Problem } from '#core/errors.ts';
 import type { DomainEvent } from '#core/events.ts';

@@ -2,13 +2,7 @@
  * The package catalog. Publishing writes the package, its bytes index, its version entry and the
  * plugin's catalog entry in one transaction, so a package is either fully catalogued or absent.
  */
-import {
-  BatchGetCommand,
-  GetCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { PackageRecord, PluginSummary, Promotion } from '#core/catalog.ts';
 import { ConflictError, NotFoundError } from '#core/errors.ts';
 import type { Page } from '#core/page.ts';
