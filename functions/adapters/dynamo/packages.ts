@@ -51,7 +51,6 @@ export async function putPackage(record: PackageRecord): Promise<PutPackageResul
   const table = mainTableName();
   const [author, name] = record.plugin_id.split('/') as [string, string];
   const sortKey = versionSortKey(record.version);
-  const { manifest: _manifest, ...summary } = record;
   try {
     await documentClientInstance().send(
       new TransactWriteCommand({
@@ -59,31 +58,12 @@ export async function putPackage(record: PackageRecord): Promise<PutPackageResul
           {
             Put: {
               TableName: table,
-              Item: { ...keys.package(record.unique_identifier), type: 'package', ...record },
+              Item: packageItem(record),
               ConditionExpression: 'attribute_not_exists(PK)',
             },
           },
-          {
-            Put: {
-              TableName: table,
-              Item: {
-                ...keys.blob(record.sha256),
-                type: 'blob',
-                unique_identifier: record.unique_identifier,
-              },
-              ConditionExpression: 'attribute_not_exists(PK)',
-            },
-          },
-          {
-            Put: {
-              TableName: table,
-              Item: {
-                ...keys.pluginVersion(record.plugin_id, sortKey, record.checksum),
-                type: 'version',
-                ...summary,
-              },
-            },
-          },
+          blobPut(table, record),
+          versionPut(table, record),
           {
             Update: {
               TableName: table,
@@ -147,7 +127,6 @@ async function supersedePackage(existing: PackageRecord, record: PackageRecord):
       },
     ],
   };
-  const { manifest: _manifest, ...summary } = replaced;
   try {
     await documentClientInstance().send(
       new TransactWriteCommand({
@@ -155,32 +134,13 @@ async function supersedePackage(existing: PackageRecord, record: PackageRecord):
           {
             Put: {
               TableName: table,
-              Item: { ...keys.package(record.unique_identifier), type: 'package', ...replaced },
+              Item: packageItem(replaced),
               ConditionExpression: 'sha256 = :old',
               ExpressionAttributeValues: { ':old': existing.sha256 },
             },
           },
-          {
-            Put: {
-              TableName: table,
-              Item: {
-                ...keys.blob(record.sha256),
-                type: 'blob',
-                unique_identifier: record.unique_identifier,
-              },
-              ConditionExpression: 'attribute_not_exists(PK)',
-            },
-          },
-          {
-            Put: {
-              TableName: table,
-              Item: {
-                ...keys.pluginVersion(record.plugin_id, versionSortKey(record.version), record.checksum),
-                type: 'version',
-                ...summary,
-              },
-            },
-          },
+          blobPut(table, replaced),
+          versionPut(table, replaced),
         ],
       }),
     );
@@ -194,6 +154,37 @@ async function supersedePackage(existing: PackageRecord, record: PackageRecord):
     );
   }
   return { created: true, package: replaced };
+}
+
+/** The catalogue's item of a build. */
+function packageItem(record: PackageRecord) {
+  return { ...keys.package(record.unique_identifier), type: 'package', ...record };
+}
+
+/** The blob index of a build's bytes (sha256 → identifier), written once per sha256. */
+function blobPut(table: string, record: PackageRecord) {
+  return {
+    Put: {
+      TableName: table,
+      Item: { ...keys.blob(record.sha256), type: 'blob', unique_identifier: record.unique_identifier },
+      ConditionExpression: 'attribute_not_exists(PK)',
+    },
+  };
+}
+
+/** The build's line in its plugin's version list: the record without its manifest. */
+function versionPut(table: string, record: PackageRecord) {
+  const { manifest: _manifest, ...summary } = record;
+  return {
+    Put: {
+      TableName: table,
+      Item: {
+        ...keys.pluginVersion(record.plugin_id, versionSortKey(record.version), record.checksum),
+        type: 'version',
+        ...summary,
+      },
+    },
+  };
 }
 
 /**
