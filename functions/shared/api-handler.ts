@@ -13,7 +13,7 @@ import type { Scope } from '#core/api-keys.ts';
 import type { Caller } from '#core/caller.ts';
 import { type AuthenticatedEvent, authenticate, type CallerDirectory } from './middleware/authenticate.ts';
 import { idempotency } from './middleware/idempotency.ts';
-import { type EventWithInput, parseInput } from './middleware/parse-input.ts';
+import { parsedInput, parseInput } from './middleware/parse-input.ts';
 import { problemErrors } from './middleware/problem-errors.ts';
 
 /** An API Lambda handler: what the router dispatches to and what each route module exports. */
@@ -76,11 +76,11 @@ function buildHandler<
   impl: (request: ApiRequest<P, Q, B>) => Promise<APIGatewayProxyStructuredResultV2>,
 ): ApiHandler {
   const base = async (event: APIGatewayProxyEventV2, context: Context) => {
-    const input = (event as EventWithInput).pluginopsInput;
+    const input = parsedInput(event);
     return impl({
-      params: input?.params as Infer<P>,
-      query: input?.query as Infer<Q>,
-      body: input?.body as Infer<B>,
+      params: input.params as Infer<P>,
+      query: input.query as Infer<Q>,
+      body: input.body as Infer<B>,
       caller: (event as AuthenticatedEvent).pluginopsCaller ?? null,
       event,
       context,
@@ -91,12 +91,6 @@ function buildHandler<
     .use(problemErrors())
     .use(authenticate({ scope: spec.scope, operatorOnly: spec.operatorOnly ?? false }, edge.callers));
   if (spec.idempotent) chain.use(idempotency(edge.idempotencyStore()));
-  chain.use(
-    parseInput({
-      ...(spec.params ? { params: spec.params } : {}),
-      ...(spec.query ? { query: spec.query } : {}),
-      ...(spec.body ? { body: spec.body } : {}),
-    }),
-  );
+  chain.use(parseInput(spec));
   return chain as unknown as ApiHandler;
 }

@@ -9,7 +9,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import type { z } from 'zod';
 import { redactMarketplacePath } from '#core/marketplace/token.ts';
 import type { ApiHandler } from './api-handler.ts';
-import { type EventWithInput, parseInput } from './middleware/parse-input.ts';
+import { parsedInput, parseInput } from './middleware/parse-input.ts';
 import { problemErrors } from './middleware/problem-errors.ts';
 
 type Infer<T> = T extends z.ZodType ? z.infer<T> : undefined;
@@ -48,11 +48,11 @@ export function marketplaceHandler<
   impl: (request: MarketplaceRequest<P, Q, B>) => Promise<APIGatewayProxyStructuredResultV2>,
 ): ApiHandler {
   const base = async (event: APIGatewayProxyEventV2, _context: Context) => {
-    const input = (event as EventWithInput).pluginopsInput;
+    const input = parsedInput(event);
     return impl({
-      params: input?.params as Infer<P>,
-      query: input?.query as Infer<Q>,
-      body: input?.body as Infer<B>,
+      params: input.params as Infer<P>,
+      query: input.query as Infer<Q>,
+      body: input.body as Infer<B>,
       event,
       baseUrl: marketplaceBaseUrl(event),
       now: new Date(),
@@ -78,12 +78,6 @@ export function marketplaceHandler<
         await spec.authorize(request.event.pathParameters?.token ?? '');
       },
     })
-    .use(
-      parseInput({
-        ...(spec.params ? { params: spec.params } : {}),
-        ...(spec.query ? { query: spec.query } : {}),
-        ...(spec.body ? { body: spec.body } : {}),
-      }),
-    );
+    .use(parseInput(spec));
   return chain as unknown as ApiHandler;
 }

@@ -72,6 +72,12 @@ function readJsonBody(event: APIGatewayProxyEventV2): unknown {
   }
 }
 
+/** What {@link parseInput} put on the event (nothing parsed yet: all undefined). */
+export function parsedInput(event: APIGatewayProxyEventV2): ParsedInput {
+  return (event as EventWithInput).pluginopsInput ?? { params: undefined, query: undefined, body: undefined };
+}
+
+/** Parses the schemas given (a route spec may be passed as is); an absent schema passes its part through. */
 export function parseInput(
   schemas: InputSchemas,
 ): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> {
