@@ -7,18 +7,15 @@
  * faults and the GitHub API URL are set up here, before the stack starts.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { byteSourceFromBuffer } from '#core/package/byte-source.ts';
 import { inspectPackage } from '#core/package/inspect.ts';
-import { type LocalStack, startLocalStack } from '#local/stack.ts';
+import type { LocalStack } from '#local/stack.ts';
 import { createApiClient, encodeId, eventually } from '#test/support/api-client.ts';
 import { buildBundle } from '#test/support/bundle-builder.ts';
 import { type FakeGithub, type FakeGithubRelease, startFakeGithub } from '#test/support/fake-github.ts';
-import { sharedEngineOptions } from '#test/support/local-stack.ts';
 import { buildPackage } from '#test/support/package-builder.ts';
+import { privateStack } from '#test/support/private-stack.ts';
 import { tenantApi } from '#test/support/tenant-api.ts';
 
 const OPERATOR = `po_${'e'.repeat(43)}`;
@@ -30,7 +27,6 @@ const releases: FakeGithubRelease[] = [];
 
 let stack: LocalStack;
 let github: FakeGithub;
-let dataDir: string;
 let call: ReturnType<typeof createApiClient>;
 
 const githubPackages = {
@@ -69,25 +65,21 @@ beforeAll(async () => {
     },
   );
   github = await startFakeGithub({ releases });
-  process.env.PLUGINOPS_GITHUB_API_URL = github.apiUrl;
-  dataDir = await mkdtemp(join(tmpdir(), 'pluginops-deps-'));
-  stack = await startLocalStack({
-    dataDir,
-    ...sharedEngineOptions(),
-    port: 0,
-    s3Port: 0,
-    bootstrapKey: OPERATOR,
-    quiet: true,
-    workflows: { timeScale: 0.01 },
-  });
-  call = createApiClient(stack.baseUrl);
 }, 120_000);
 
+// Registered after the fake GitHub's hook: the stack starts with its URL.
+const priv = privateStack({
+  bootstrapKey: OPERATOR,
+  env: () => ({ PLUGINOPS_GITHUB_API_URL: github.apiUrl }),
+});
+
+beforeAll(() => {
+  stack = priv.stack;
+  call = createApiClient(stack.baseUrl);
+});
+
 afterAll(async () => {
-  await stack?.stop();
   await github?.stop();
-  delete process.env.PLUGINOPS_GITHUB_API_URL;
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
 // ── helpers ─────────────────────────────────────────────────────────────────────────────────────

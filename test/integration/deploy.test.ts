@@ -8,51 +8,34 @@
  * Retry waits are scaled down (`timeScale`) so backoff paths run in milliseconds.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runtimeHost } from '#adapters/runtime-host.ts';
 import { byteSourceFromBuffer } from '#core/package/byte-source.ts';
 import { generateSigningKeyPair, signPackage } from '#core/package/sign.ts';
-import { type LocalStack, startLocalStack } from '#local/stack.ts';
+import type { LocalStack } from '#local/stack.ts';
 import { createApiClient, eventually } from '#test/support/api-client.ts';
-import { sharedEngineOptions } from '#test/support/local-stack.ts';
 import { buildPackage } from '#test/support/package-builder.ts';
+import { privateStack } from '#test/support/private-stack.ts';
 import { FINAL_STATUSES, tenantApi } from '#test/support/tenant-api.ts';
 
 const OPERATOR = `po_${'d'.repeat(43)}`;
 const run = randomBytes(3).toString('hex');
 
 let stack: LocalStack;
-let dataDir: string;
 let eventsFile: string;
 let call: ReturnType<typeof createApiClient>;
 let s3: S3Client;
 
-beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'pluginops-deploy-'));
-  eventsFile = join(dataDir, 'events.jsonl');
-  process.env.PLUGINOPS_EVENTS_FILE = eventsFile;
-  stack = await startLocalStack({
-    dataDir,
-    ...sharedEngineOptions(),
-    port: 0,
-    s3Port: 0,
-    bootstrapKey: OPERATOR,
-    quiet: true,
-    workflows: { timeScale: 0.01 },
-  });
+const priv = privateStack({ bootstrapKey: OPERATOR, eventsFile: true });
+
+beforeAll(() => {
+  stack = priv.stack;
+  eventsFile = priv.eventsFile;
   call = createApiClient(stack.baseUrl);
   const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
   s3 = new S3Client({ endpoint: stack.s3Endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
-}, 120_000);
-
-afterAll(async () => {
-  await stack?.stop();
-  delete process.env.PLUGINOPS_EVENTS_FILE;
-  await rm(dataDir, { recursive: true, force: true });
 });
 
 // ── helpers ─────────────────────────────────────────────────────────────────────────────────────

@@ -15,14 +15,31 @@ import { type LocalStackInfo, sharedEngineOptions, stackInfo } from './local-sta
 export interface PrivateStack extends LocalStackInfo {
   /** The running stack (workflow engine, outbox, …); throws before `beforeAll` ran. */
   readonly stack: LocalStack;
+  /** With `eventsFile: true`: where the stack's events are delivered (`<dataDir>/events.jsonl`). */
+  eventsFile: string;
 }
 
-export function privateStack(options: Partial<Omit<LocalStackOptions, 'dataDir'>> = {}): PrivateStack {
+export interface PrivateStackOptions extends Partial<Omit<LocalStackOptions, 'dataDir'>> {
+  /** Deliver events to `<dataDir>/events.jsonl` (`PLUGINOPS_EVENTS_FILE`), read back by the suite. */
+  eventsFile?: boolean;
+  /** Environment the stack's handlers read, set before it starts and restored after it stops. */
+  env?: () => Record<string, string | undefined>;
+}
+
+export function privateStack(options: PrivateStackOptions = {}): PrivateStack {
+  const { eventsFile, env, ...stackOptions } = options;
+  const saved = new Map<string, string | undefined>();
+  const setEnv = (name: string, value: string | undefined) => {
+    if (!saved.has(name)) saved.set(name, process.env[name]);
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  };
   let running: LocalStack | undefined;
   let dataDir: string | undefined;
   const engine = sharedEngineOptions();
   const info = {
     bootstrapKey: options.bootstrapKey ?? stackInfo().bootstrapKey,
+    eventsFile: '',
     dynamodbEndpoint: engine.dynamodbEndpoint,
     get stack(): LocalStack {
       if (running === undefined)
@@ -32,13 +49,18 @@ export function privateStack(options: Partial<Omit<LocalStackOptions, 'dataDir'>
   } as PrivateStack;
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'pluginops-private-'));
+    if (eventsFile === true) {
+      info.eventsFile = join(dataDir, 'events.jsonl');
+      setEnv('PLUGINOPS_EVENTS_FILE', info.eventsFile);
+    }
+    for (const [name, value] of Object.entries(env?.() ?? {})) setEnv(name, value);
     running = await startLocalStack({
       port: 0,
       s3Port: 0,
       quiet: true,
       workflows: { timeScale: 0.01 },
       ...engine,
-      ...options,
+      ...stackOptions,
       bootstrapKey: info.bootstrapKey,
       dataDir,
     });
@@ -55,6 +77,10 @@ export function privateStack(options: Partial<Omit<LocalStackOptions, 'dataDir'>
   }, 120_000);
   afterAll(async () => {
     await running?.stop();
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
     if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
   });
   return info;
