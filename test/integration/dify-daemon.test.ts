@@ -8,18 +8,16 @@
  * stand-in's own list must match pluginops' installations.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { keys as tableKeys } from '#adapters/dynamo/keys.ts';
 import type { DifyDaemon } from '#local/dify-daemon.ts';
-import { type LocalStack, startLocalStack } from '#local/stack.ts';
+import type { LocalStack } from '#local/stack.ts';
 import { createApiClient, eventually } from '#test/support/api-client.ts';
-import { sharedEngineOptions } from '#test/support/local-stack.ts';
 import { buildPackage } from '#test/support/package-builder.ts';
+import { privateStack } from '#test/support/private-stack.ts';
 import { tenantApi } from '#test/support/tenant-api.ts';
 
 const OPERATOR = `po_${'f'.repeat(43)}`;
@@ -28,29 +26,26 @@ const AUTHOR = `dfy${run}`;
 
 let stack: LocalStack;
 let daemon: DifyDaemon;
-let dataDir: string;
 let eventsFile: string;
 let call: ReturnType<typeof createApiClient>;
 let dynamo: DynamoDBDocumentClient;
 
-beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'pluginops-dify-'));
-  eventsFile = join(dataDir, 'events.jsonl');
-  process.env.PLUGINOPS_EVENTS_FILE = eventsFile;
-  process.env.PLUGINOPS_RUNTIME = 'dify-daemon';
-  // A hung daemon task (the crash test) gives up quickly; real tasks here finish in milliseconds.
-  process.env.PLUGINOPS_DIFY_DAEMON_TASK_TIMEOUT_MS = '3000';
-  delete process.env.PLUGINOPS_DIFY_DAEMON_URL;
-  delete process.env.PLUGINOPS_DIFY_DAEMON_KEY;
-  stack = await startLocalStack({
-    dataDir,
-    ...sharedEngineOptions(),
-    port: 0,
-    s3Port: 0,
-    bootstrapKey: OPERATOR,
-    quiet: true,
-    workflows: { timeScale: 0.01 },
-  });
+const priv = privateStack({
+  bootstrapKey: OPERATOR,
+  eventsFile: true,
+  env: () => ({
+    PLUGINOPS_RUNTIME: 'dify-daemon',
+    // A hung daemon task (the crash test) gives up quickly; real tasks here finish in milliseconds.
+    PLUGINOPS_DIFY_DAEMON_TASK_TIMEOUT_MS: '3000',
+    // No daemon URL: the stack starts its stand-in.
+    PLUGINOPS_DIFY_DAEMON_URL: undefined,
+    PLUGINOPS_DIFY_DAEMON_KEY: undefined,
+  }),
+});
+
+beforeAll(() => {
+  stack = priv.stack;
+  eventsFile = priv.eventsFile;
   if (stack.difyDaemon === undefined) throw new Error('the stack did not start the daemon stand-in');
   daemon = stack.difyDaemon;
   call = createApiClient(stack.baseUrl);
@@ -58,14 +53,6 @@ beforeAll(async () => {
   dynamo = DynamoDBDocumentClient.from(
     new DynamoDBClient({ endpoint: stack.dynamodbEndpoint, region: 'us-east-1', credentials }),
   );
-}, 120_000);
-
-afterAll(async () => {
-  await stack?.stop();
-  delete process.env.PLUGINOPS_EVENTS_FILE;
-  delete process.env.PLUGINOPS_RUNTIME;
-  delete process.env.PLUGINOPS_DIFY_DAEMON_TASK_TIMEOUT_MS;
-  await rm(dataDir, { recursive: true, force: true });
 });
 
 afterEach(() => daemon?.clearFaults());
