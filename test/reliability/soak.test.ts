@@ -33,8 +33,12 @@ const run = randomBytes(3).toString('hex');
 const AUTHOR = `soak${run}`;
 const TENANTS = 8;
 const PLUGINS = 3;
-/** Hard stop for the workload; the test fails if it is not done by then. */
-const BUDGET_MS = 45_000;
+/**
+ * Hard stop for the workload; the test fails if it is not done by then (a hang, a lost wake-up).
+ * Alone it takes ~20 s; next to the reliability matrix on the same 2 cores it took 45.2 s in one
+ * clean-clone CI run, which failed the 45 s budget this had. The budget catches hangs, not speed.
+ */
+const BUDGET_MS = 75_000;
 
 let h: Harness;
 const versions: Published[][] = [];
@@ -195,5 +199,5 @@ describe('concurrency soak', () => {
     expect(violations).toEqual([]);
     expect(tally.statuses.rolled_back ?? 0, 'the failing build was rolled back').toBeGreaterThan(0);
     expect(tally.conflicts, 'rivals met held leases').toBeGreaterThan(0);
-  }, 90_000);
+  }, 150_000);
 });
