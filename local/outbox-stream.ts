@@ -83,9 +83,8 @@ export async function startOutboxStream(options: OutboxStreamOptions): Promise<O
   let stopped = false;
   let failures = 0;
   let pass = 0;
-  /** Passes in a row that read nothing and failed nothing. */
-  let quiet = 0;
-  const waiters: Array<{ afterPass: number; resolve: () => void }> = [];
+  /** Callers of `drained()`: each counts the quiet passes begun after it asked. */
+  const waiters: Array<{ afterPass: number; quiet: number; resolve: () => void }> = [];
   /** Until when the relay polls at the busy pace. */
   let busyUntil = Date.now() + BUSY_WINDOW_MS;
   let pause = idleMs;
@@ -195,7 +194,6 @@ export async function startOutboxStream(options: OutboxStreamOptions): Promise<O
         read = await poll();
         failures = 0;
       } catch (error) {
-        quiet = 0;
         if (error instanceof ExpiredIteratorException || error instanceof TrimmedDataAccessException) {
           iterators.clear();
           shardsListedAt = Number.NEGATIVE_INFINITY;
@@ -209,12 +207,15 @@ export async function startOutboxStream(options: OutboxStreamOptions): Promise<O
         continue;
       }
       pass += 1;
-      quiet = read ? 0 : quiet + 1;
-      // A fresh iterator may answer empty before the records behind it: only several quiet passes
-      // in a row, all begun after the caller asked, mean the relay has caught up.
-      if (quiet >= QUIET_PASSES) {
+      // A quiet pass (nothing read, nothing failed) begun after the caller asked means the relay
+      // had reached the end of every shard past what was written before the call. A fresh
+      // iterator may answer empty before the records behind it, so several are required — not in
+      // a row: under a steady stream of writes (parallel deployments) quiet passes come between
+      // busy ones, and three in a row may not come for a long time.
+      if (!read) {
         for (const waiter of waiters.splice(0)) {
-          if (pass >= waiter.afterPass + QUIET_PASSES) waiter.resolve();
+          if (pass > waiter.afterPass) waiter.quiet += 1;
+          if (waiter.quiet >= QUIET_PASSES) waiter.resolve();
           else waiters.push(waiter);
         }
       }
@@ -236,6 +237,7 @@ export async function startOutboxStream(options: OutboxStreamOptions): Promise<O
         const timer = setTimeout(() => reject(new Error('outbox not drained in time')), timeoutMs);
         waiters.push({
           afterPass: pass + 1,
+          quiet: 0,
           resolve: () => {
             clearTimeout(timer);
             resolve();
