@@ -220,8 +220,7 @@ export async function startOutboxStream(options: OutboxStreamOptions): Promise<O
         }
       }
       if (read) {
-        busyUntil = Date.now() + BUSY_WINDOW_MS;
-        pause = idleMs;
+        nudge();
         continue;
       }
       // Quiet: the busy pace while something happened lately or someone waits for a drain, then

@@ -107,14 +107,15 @@ async function recoverAndCheck(
   const pluginId = v1.plugin_id;
   const immediate = await checkPlugin(tenant.id, pluginId, { settled: false, allowed });
   const installation = await findInstallation(tenant.id, pluginId);
+  const toV3 = {
+    operation: installation?.status === 'installed' ? 'upgrade' : 'install',
+    unique_identifier: v3.unique_identifier,
+  };
   const protectedViolations: string[] = [];
   if (installation?.lock !== undefined) {
     // While the interrupted run's lease is valid the plugin stays protected: a new deployment
     // is refused at once; once the lease expires (aged here, as time would) it takes over.
-    const refused = await deploy(h.call, tenant, {
-      operation: installation.status === 'installed' ? 'upgrade' : 'install',
-      unique_identifier: v3.unique_identifier,
-    });
+    const refused = await deploy(h.call, tenant, toV3);
     if (refused.status !== 409) {
       protectedViolations.push(
         `${tenant.id}: a deployment under a valid lease answered ${refused.status}, not 409`,
@@ -123,15 +124,7 @@ async function recoverAndCheck(
     await ageLease(h.stack, tenant.id, pluginId);
   }
   await clearHostFaults(h, tenant.id);
-  const next = await deployAndSettle(
-    h,
-    tenant,
-    {
-      operation: installation?.status === 'installed' ? 'upgrade' : 'install',
-      unique_identifier: v3.unique_identifier,
-    },
-    decision,
-  );
+  const next = await deployAndSettle(h, tenant, toV3, decision);
   const after = await checkPlugin(tenant.id, pluginId, { settled: true, allowed: [v3.unique_identifier] });
   const deployments = await checkDeployments(h, tenant.id);
   const violations = [...immediate.violations, ...protectedViolations, ...after.violations, ...deployments];

@@ -29,10 +29,13 @@ export interface PrivateStackOptions extends Partial<Omit<LocalStackOptions, 'da
 export function privateStack(options: PrivateStackOptions = {}): PrivateStack {
   const { eventsFile, env, ...stackOptions } = options;
   const saved = new Map<string, string | undefined>();
-  const setEnv = (name: string, value: string | undefined) => {
-    if (!saved.has(name)) saved.set(name, process.env[name]);
+  const assignEnv = (name: string, value: string | undefined) => {
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;
+  };
+  const setEnv = (name: string, value: string | undefined) => {
+    if (!saved.has(name)) saved.set(name, process.env[name]);
+    assignEnv(name, value);
   };
   let running: LocalStack | undefined;
   let dataDir: string | undefined;
@@ -77,10 +80,7 @@ export function privateStack(options: PrivateStackOptions = {}): PrivateStack {
   }, 120_000);
   afterAll(async () => {
     await running?.stop();
-    for (const [name, value] of saved) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+    for (const [name, value] of saved) assignEnv(name, value);
     if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
   });
   return info;
