@@ -13,7 +13,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { ensureConsoleBuilt } from '#local/console-build.ts';
 import { REPO_ROOT } from '#local/console-paths.ts';
@@ -85,6 +85,21 @@ async function waitForDeployment(expected: string): Promise<string> {
 async function openTenant(): Promise<void> {
   await page.goto(`${stack.baseUrl}/#/tenants/${tenant}`);
   await page.getByRole('heading', { name: `Tenant ${tenant}` }).waitFor();
+}
+
+/**
+ * Pages a list with "Load more" until `target` shows, as a user would: lists hold 20 items a page,
+ * and other suites' tenants on the shared stack may come first.
+ */
+async function loadUntilShown(target: Locator, timeoutMs = 30_000): Promise<void> {
+  const more = page.getByRole('button', { name: 'Load more' });
+  const deadline = Date.now() + timeoutMs;
+  while (!(await target.isVisible())) {
+    if (Date.now() > deadline) throw new Error(`not shown within ${timeoutMs} ms: ${target}`);
+    // (The button is disabled while a page loads, and gone after the last one.)
+    if (await more.isVisible()) await more.click({ timeout: 2_000 }).catch(() => undefined);
+    else await page.waitForTimeout(100);
+  }
 }
 
 function row(pluginId: string) {
@@ -390,7 +405,7 @@ describe('web console', { timeout: 90_000 }, () => {
   it('shows operator pages: tenants, keys without secrets, signers', async () => {
     keepFailureScreenshot('shows operator pages: tenants,');
     await page.getByRole('link', { name: 'Tenants', exact: true }).click();
-    await page.getByRole('link', { name: tenant }).waitFor();
+    await loadUntilShown(page.getByRole('link', { name: tenant }));
     await expectAccessible('tenants');
     await page.getByRole('link', { name: 'Operator', exact: true }).click();
     await page.getByRole('heading', { name: `API keys of ${tenant}` }).waitFor();

@@ -219,6 +219,27 @@ describe('publishing', () => {
     ]);
   });
 
+  it('fills a search page with matches however many plugins come before them', async () => {
+    // Plugins sort by id; the matches come after plugins that do not match (the "a…" names), so
+    // a page limited before the filter would come back empty with a cursor.
+    for (const name of ['a1', 'a2', 'a3', 'a4', 'a5', 'zfind1', 'zfind2', 'zfind3']) {
+      expect((await publishRaw(await pkg(name, '1.0.0'))).status).toBe(201);
+    }
+    const query = `author=author${run}&q=zfind&limit=2`;
+    const first = await call('GET', `/v1/plugins?${query}`, { key: keys.read });
+    expect(first.status).toBe(200);
+    expect(first.body.items.map((p: { plugin_id: string }) => p.plugin_id)).toEqual([
+      `author${run}/zfind1`,
+      `author${run}/zfind2`,
+    ]);
+    expect(first.body.next_cursor).toBeTruthy();
+    const second = await call('GET', `/v1/plugins?${query}&cursor=${first.body.next_cursor}`, {
+      key: keys.read,
+    });
+    expect(second.body.items.map((p: { plugin_id: string }) => p.plugin_id)).toEqual([`author${run}/zfind3`]);
+    expect(second.body.next_cursor).toBeNull();
+  });
+
   it('pages with cursors that cannot be replayed on another list or edited', async () => {
     const first = await call('GET', `/v1/plugins/author${run}/multi/versions?limit=2`, { key: keys.read });
     expect(first.body.items).toHaveLength(2);

@@ -6,9 +6,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { TestProject } from 'vitest/node';
 import { startDynamoDbLocal } from '#local/dynamodb.ts';
-import { startLocalStack } from '#local/stack.ts';
+import { LOCAL_REGION, startLocalStack } from '#local/stack.ts';
+import { type PrivateStages, seedPrivateStages } from './private-stages.ts';
 
 /** What integration tests get through `inject('localStack')` (see test/support/local-stack.ts). */
 export interface LocalStackInfo {
@@ -26,6 +28,8 @@ export interface LocalStackInfo {
    * their deployment-heavy suites then do not queue behind the shared stack's traffic in one JVM.
    */
   privateDynamodbEndpoint: string;
+  /** Stages of that engine created before the run, for private stacks (test/support/private-stages.ts). */
+  privateStages: PrivateStages;
 }
 
 declare module 'vitest' {
@@ -60,7 +64,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       // Task and approval timeouts keep their real length (timeoutScale 1).
       workflows: { timeScale: 0.01 },
     }),
-    startDynamoDbLocal({ directory: join(dataDir, 'private-dynamodb'), port: 0, inMemory: true }),
+    startPrivateEngine(dataDir),
   ]);
   project.provide('localStack', {
     baseUrl: stack.baseUrl,
@@ -72,10 +76,31 @@ export default async function setup(project: TestProject): Promise<() => Promise
     dataDir: stack.dataDir,
     runtimeUrl: stack.runtimeUrl,
     privateDynamodbEndpoint: privateEngine.endpoint,
+    privateStages: privateEngine.stages,
   });
   return async () => {
     await privateEngine.stop();
     await stack.stop();
     await rm(dataDir, { recursive: true, force: true });
   };
+}
+
+/** The engine private stacks share, with its stages created and seeded. */
+async function startPrivateEngine(dataDir: string) {
+  const engine = await startDynamoDbLocal({
+    directory: join(dataDir, 'private-dynamodb'),
+    port: 0,
+    inMemory: true,
+  });
+  const client = new DynamoDBClient({
+    endpoint: engine.endpoint,
+    region: LOCAL_REGION,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  try {
+    const stages = await seedPrivateStages(client, join(dataDir, 'private-stages'));
+    return Object.assign(engine, { stages });
+  } finally {
+    client.destroy();
+  }
 }

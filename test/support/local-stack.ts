@@ -7,6 +7,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { inject } from 'vitest';
 import type { LocalStackInfo } from './global-setup.ts';
+import { claimPrivateStage } from './private-stages.ts';
 
 export type { LocalStackInfo } from './global-setup.ts';
 
@@ -19,10 +20,14 @@ export function stackInfo(): LocalStackInfo {
 /**
  * Options for a test file's private stack (its own gateway, S3, workflow engine and settings) that
  * shares the run's second DynamoDB Local (the one for private stacks; the shared stack has the
- * first) instead of starting another JVM (~5 CPU-seconds each on these 2-core machines). The stage names its tables, so it must be unique among the stacks running at
- * once: by default a random one.
+ * first) instead of starting another JVM (~5 CPU-seconds each on these 2-core machines). The
+ * stage names its tables, so it must be unique among the stacks running at once: by default one
+ * of the stages global setup created and seeded (test/support/private-stages.ts says why), else a
+ * random one.
  */
-export function sharedEngineOptions(stage = `t${randomBytes(4).toString('hex')}`): {
+export function sharedEngineOptions(
+  stage = claimPrivateStage(stackInfo().privateStages) ?? `t${randomBytes(4).toString('hex')}`,
+): {
   dynamodbEndpoint: string;
   stage: string;
 } {

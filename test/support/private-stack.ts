@@ -76,7 +76,7 @@ export function privateStack(options: PrivateStackOptions = {}): PrivateStack {
       dataDir: running.dataDir,
       runtimeUrl: running.runtimeUrl,
       privateDynamodbEndpoint: engine.dynamodbEndpoint,
-    } satisfies Omit<LocalStackInfo, 'bootstrapKey'>);
+    } satisfies Omit<LocalStackInfo, 'bootstrapKey' | 'privateStages'>);
   }, 120_000);
   afterAll(async () => {
     await running?.stop();

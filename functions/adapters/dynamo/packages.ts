@@ -227,25 +227,54 @@ export async function listPlugins(options: {
     filter = 'contains(plugin_id, :q)';
     values[':q'] = options.q.toLowerCase();
   }
-  const result = await documentClientInstance().send(
-    new QueryCommand({
-      TableName: mainTableName(),
-      IndexName: partition.index,
-      KeyConditionExpression: condition,
-      FilterExpression: filter,
-      ExpressionAttributeValues: values,
-      Limit: options.limit,
-      ExclusiveStartKey: decodeCursor(options.cursor, scope),
-    }),
-  );
+  // DynamoDB applies Limit before the filter: a search reads on until it has `limit` matches (or
+  // has read SEARCH_READ_BUDGET plugins, then answers with fewer and a cursor), so a match is never
+  // hidden behind pages that came back empty.
+  const found: Record<string, unknown>[] = [];
+  let start = decodeCursor(options.cursor, scope);
+  let read = 0;
+  let next: Record<string, unknown> | undefined;
+  for (;;) {
+    const result = await documentClientInstance().send(
+      new QueryCommand({
+        TableName: mainTableName(),
+        IndexName: partition.index,
+        KeyConditionExpression: condition,
+        FilterExpression: filter,
+        ExpressionAttributeValues: values,
+        Limit: filter === undefined ? options.limit : SEARCH_PAGE,
+        ExclusiveStartKey: start,
+      }),
+    );
+    read += result.ScannedCount ?? 0;
+    const items = result.Items ?? [];
+    const room = options.limit - found.length;
+    found.push(...items.slice(0, room));
+    // Cut inside the page: the next one starts after the last plugin returned.
+    next =
+      items.length > room
+        ? pluginIndexKey(items[room - 1] as Record<string, unknown>)
+        : result.LastEvaluatedKey;
+    if (found.length >= options.limit || next === undefined || read >= SEARCH_READ_BUDGET) break;
+    start = next;
+  }
   return {
-    items: (result.Items ?? []).map((item) => ({
+    items: found.map((item) => ({
       plugin_id: item.plugin_id as string,
       latest_version: (item.latest_version as string | undefined) ?? null,
       versions_count: (item.versions_count as number | undefined) ?? 0,
     })),
-    next_cursor: encodeCursor(result.LastEvaluatedKey, scope),
+    next_cursor: encodeCursor(next, scope),
   };
+}
+
+/** Plugins a search reads per query, and per request at most. */
+const SEARCH_PAGE = 100;
+const SEARCH_READ_BUDGET = 1_000;
+
+/** The position of a plugin in the plugins index, as DynamoDB's LastEvaluatedKey carries it. */
+function pluginIndexKey(item: Record<string, unknown>): Record<string, unknown> {
+  return { PK: item.PK, SK: item.SK, GSI1PK: item.GSI1PK, GSI1SK: item.GSI1SK };
 }
 
 /** Versions of one plugin, newest semver first (the sort key orders like semver). */
