@@ -8,9 +8,11 @@
  * `states:startExecution`, or `events:putEvents`. Any other resource fails the load, so a
  * definition the local engine cannot run is found at startup and not halfway through a deploy.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { REPO_ROOT } from './console-paths.ts';
 import { LocalStackError } from './errors.ts';
 
 /** A definition that cannot run locally; the message names the file and the state. */
@@ -194,12 +196,7 @@ function loadStateMachine(
   if ((definition as { QueryLanguage?: string }).QueryLanguage === 'JSONata') {
     throw new WorkflowDefinitionError(`${path}: JSONata is not supported by the local engine; use JSONPath.`);
   }
-  try {
-    // asl-validator with ARN and path checks; it annotates what it checks, so give it a copy.
-    new StateMachine(structuredClone(definition));
-  } catch (error) {
-    throw new WorkflowDefinitionError(`${path}: ${errorMessage(error)}`, { cause: error });
-  }
+  validateOnce(text, definition, path);
   const tasks = new Map<string, TaskBinding>();
   const states = new Set<string>();
   for (const [stateName, state] of statesOf(definition)) {
@@ -210,6 +207,54 @@ function loadStateMachine(
     validationOptions: { noValidate: true },
   });
   return { name, path, arn: options.naming.stateMachineArn(name), definition, runnable, tasks, states };
+}
+
+/**
+ * asl-validator (with ARN and path checks) compiles its JSON schemas on every call: 0.2–0.5 s of
+ * CPU per state machine, and every local stack loads the same files again (each test suite's
+ * stack, every `npm start`). A definition that passed is remembered by the SHA-256 of its
+ * substituted text and the validator's version, in this process and as an empty marker file in
+ * node_modules/.cache/pluginops/asl-valid/; anything else is validated, and a failure is never
+ * remembered.
+ */
+function validateOnce(text: string, definition: StateMachineDefinition, path: string): void {
+  const key = createHash('sha256').update(validatorVersion()).update('\0').update(text).digest('hex');
+  if (validated.has(key)) return;
+  const marker = join(ASL_VALIDATION_CACHE, key);
+  if (!existsSync(marker)) {
+    try {
+      // It annotates what it checks, so give it a copy.
+      new StateMachine(structuredClone(definition));
+    } catch (error) {
+      throw new WorkflowDefinitionError(`${path}: ${errorMessage(error)}`, { cause: error });
+    }
+    try {
+      mkdirSync(dirname(marker), { recursive: true });
+      writeFileSync(marker, '');
+    } catch {
+      // A read-only checkout validates every time.
+    }
+  }
+  validated.add(key);
+}
+
+/** Where definitions that passed asl-validator are remembered (one empty file per hash). */
+export const ASL_VALIDATION_CACHE = join(REPO_ROOT, 'node_modules', '.cache', 'pluginops', 'asl-valid');
+const validated = new Set<string>();
+let validatorVersionText: string | undefined;
+
+function validatorVersion(): string {
+  validatorVersionText ??= ['aws-local-stepfunctions', 'asl-validator']
+    .map((name) => {
+      try {
+        const manifest = readFileSync(join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8');
+        return `${name}@${(JSON.parse(manifest) as { version?: string }).version ?? '?'}`;
+      } catch {
+        return `${name}@?`;
+      }
+    })
+    .join(' ');
+  return validatorVersionText;
 }
 
 function substitute(asl: string, path: string, known: Set<string>, options: LoadOptions): string {

@@ -3,7 +3,7 @@
  * registered through `resolveTaskHandler` (no functions/tasks needed). Waits are scaled by
  * `timeScale` so Retry backoff and timeouts run in milliseconds.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import {
   TaskNotPendingError,
   WorkflowEngineUnavailableError,
 } from '#adapters/workflow.ts';
+import { ASL_VALIDATION_CACHE } from '#local/workflow-definitions.ts';
 import {
   createLocalWorkflowEngine,
   type ExecutionDescription,
@@ -883,6 +884,21 @@ describe('loading ASL files', () => {
     definition.States.Plan.Next = 'Missing';
     expect(() => load(definition)).toThrow(WorkflowDefinitionError);
     expect(() => load(definition)).toThrow(/deploy\.asl\.json: State machine definition is invalid/);
+  });
+
+  it('remembers a definition that passed validation, never one that failed', () => {
+    const markers = () => (existsSync(ASL_VALIDATION_CACHE) ? readdirSync(ASL_VALIDATION_CACHE).length : 0);
+    const valid = { ...structuredClone(PLAN_AND_APPLY), Comment: `unique ${Math.random()}` };
+    const before = markers();
+    load(valid);
+    expect(markers()).toBe(before + 1);
+    load(valid);
+    expect(markers()).toBe(before + 1);
+    const invalid = structuredClone(valid);
+    invalid.States.Plan.Next = 'Missing';
+    expect(() => load(invalid)).toThrow(WorkflowDefinitionError);
+    expect(() => load(invalid)).toThrow(WorkflowDefinitionError);
+    expect(markers()).toBe(before + 1);
   });
 
   it('fails on resources the local engine cannot run', () => {
