@@ -1,4 +1,5 @@
 import { configDefaults, defineConfig } from 'vitest/config';
+import RecordedDurationSequencer from './test/support/sequencer.ts';
 
 /**
  * Two projects: `unit` never starts an engine; `integration` gets one shared local stack per run
@@ -24,6 +25,8 @@ export default defineConfig({
     // deadlines. VITEST_MAX_WORKERS overrides it.
     maxWorkers: Number(process.env.VITEST_MAX_WORKERS ?? 2),
     reporters: ['default', './test/support/summary-reporter.ts'],
+    // Longest files first on a clean clone too (test/support/sequencer.ts says why).
+    sequence: { sequencer: RecordedDurationSequencer },
     projects: [
       {
         extends: true,
