@@ -7,10 +7,9 @@
 import {
   deploymentConfigSealed,
   findDeployment,
-  listDeployments,
+  listOpenDeployments,
   updateDeployment,
 } from '#adapters/dynamo/deployments.ts';
-import { listTenants } from '#adapters/dynamo/directory.ts';
 import {
   applyRevision,
   closeAndRelease,
@@ -136,7 +135,6 @@ export function deployStepHandler<I extends DeployState, O>(
   return deployTask<I, O>(name, (input, context) => pick(realDeploySteps())(input, context), deployPorts);
 }
 
-const OPEN_STATUSES = ['pending', 'running', 'awaiting_approval'] as const;
 const PAGE = 100;
 
 /** The recovery pass over the real adapters: every tenant's open deployments, the deploy engine. */
@@ -144,21 +142,12 @@ export function realRecoveryPorts(): RecoveryPorts {
   return {
     async listOpenDeployments() {
       const open: Deployment[] = [];
-      let tenantCursor: string | undefined;
+      let cursor: string | undefined;
       do {
-        const tenants = await listTenants(PAGE, tenantCursor);
-        for (const tenant of tenants.items) {
-          for (const status of OPEN_STATUSES) {
-            let cursor: string | undefined;
-            do {
-              const page = await listDeployments(tenant.tenant_id, { status, limit: PAGE, cursor });
-              open.push(...page.items);
-              cursor = page.next_cursor ?? undefined;
-            } while (cursor !== undefined);
-          }
-        }
-        tenantCursor = tenants.next_cursor ?? undefined;
-      } while (tenantCursor !== undefined);
+        const page = await listOpenDeployments({ limit: PAGE, cursor });
+        open.push(...page.items);
+        cursor = page.next_cursor ?? undefined;
+      } while (cursor !== undefined);
       return open;
     },
     async executionRunning(deploymentId) {

@@ -820,6 +820,71 @@ describe('the recovery pass', () => {
     { name: 'before Rollback of a failed probe', state: 'Rollback', when: 'before', probeFails: true },
   ];
 
+  it('finds open deployments of every tenant through one stage-wide index, only while open', async () => {
+    const { realRecoveryPorts } = await import('#services/deploy-ports.ts');
+    const { RECOVERY_GRACE_SECONDS, recoverDeployments } = await import('#services/deploy-recovery.ts');
+    const awaiting = async (tenant: Tenant, body: Record<string, unknown>) => {
+      const response = await deploy(tenant, body);
+      expect(response.status, response.text).toBe(202);
+      return eventually(async () => {
+        const current = await deploymentOf(tenant, response.body.deployment_id);
+        return current.status === 'awaiting_approval' ? current : undefined;
+      });
+    };
+    const openIds = async () =>
+      (await realRecoveryPorts().listOpenDeployments()).map((deployment) => deployment.deployment_id);
+    const tenants = [
+      await newTenant({ approval_required: true }),
+      await newTenant({ approval_required: true }),
+    ];
+    const waiting = [];
+    for (const tenant of tenants) {
+      const v1 = await publish(newPluginName(), '1.0.0');
+      waiting.push(await awaiting(tenant, { operation: 'install', unique_identifier: v1.unique_identifier }));
+    }
+    const ids = waiting.map((deployment) => deployment.deployment_id as string);
+    // One query, however many tenants the stage has (it listed tenant × status before).
+    const { dynamoClient } = await import('#adapters/dynamo/client.ts');
+    const sent: string[] = [];
+    dynamoClient().middlewareStack.add(
+      (next, context) => (args) => {
+        sent.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name: 'count-open-listing' },
+    );
+    try {
+      expect(await openIds()).toEqual(expect.arrayContaining(ids));
+    } finally {
+      dynamoClient().middlewareStack.remove('count-open-listing');
+    }
+    expect(sent).toEqual(['QueryCommand']);
+    // The index entry stays inside: the API never shows it.
+    expect(Object.keys(waiting[0] as object).filter((name) => name.startsWith('GSI'))).toEqual([]);
+    const [first, second] = tenants as [Tenant, Tenant];
+    expect(
+      (
+        await call('POST', `/v1/tenants/${first.id}/deployments/${ids[0]}/reject`, {
+          key: first.admin,
+          json: {},
+        })
+      ).status,
+    ).toBe(200);
+    expect((await finished(first, ids[0] as string)).status).toBe('rejected');
+    const open = await openIds();
+    expect(open).not.toContain(ids[0]);
+    expect(open).toContain(ids[1]);
+    // Cut while it waits; the recovery pass (which reads the index) closes it, and so removes it.
+    await stack.workflows.abortExecution(ids[1] as string);
+    const pass = await recoverDeployments(
+      realRecoveryPorts(),
+      new Date(Date.now() + (RECOVERY_GRACE_SECONDS + 1) * 1000),
+    );
+    expect(pass.settled.map((item) => item.deployment_id)).toContain(ids[1]);
+    expect(FINAL_STATUSES.has((await deploymentOf(second, ids[1] as string)).status)).toBe(true);
+    expect(await openIds()).not.toContain(ids[1]);
+  });
+
   it.each(POINTS)(
     'a run cut $name ends terminal at the next pass, records and host agreeing',
     async (point) => {

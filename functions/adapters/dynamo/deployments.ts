@@ -12,7 +12,13 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { outboxPut } from '#adapters/events.ts';
-import type { Deployment, DeploymentStatus, DeploymentStep, StepName } from '#core/deploy/model.ts';
+import {
+  type Deployment,
+  type DeploymentStatus,
+  type DeploymentStep,
+  FINAL_STATUSES,
+  type StepName,
+} from '#core/deploy/model.ts';
 import type { DeploymentChange } from '#core/deploy/ports.ts';
 import { ConflictError, NotFoundError, type Problem } from '#core/errors.ts';
 import type { DomainEvent } from '#core/events.ts';
@@ -23,7 +29,17 @@ import { decodeCursor, encodeCursor } from './cursor.ts';
 import { keys } from './keys.ts';
 import { queryPrefixPage } from './query-page.ts';
 
-const HIDDEN = ['PK', 'SK', 'GSI2PK', 'GSI2SK', 'type', 'task_token', 'config_sealed'] as const;
+const HIDDEN = [
+  'PK',
+  'SK',
+  'GSI1PK',
+  'GSI1SK',
+  'GSI2PK',
+  'GSI2SK',
+  'type',
+  'task_token',
+  'config_sealed',
+] as const;
 
 function toDeployment(item: Record<string, unknown>): Deployment {
   const record: Record<string, unknown> = { ...item };
@@ -47,6 +63,9 @@ export async function createDeployment(deployment: NewDeployment): Promise<Deplo
   const item = {
     ...keys.deployment(deployment.tenant_id, deployment.deployment_id),
     ...keys.deploymentStatusIndex(deployment.tenant_id, deployment.status, deployment.deployment_id),
+    ...(FINAL_STATUSES.has(deployment.status)
+      ? {}
+      : keys.openDeploymentIndex(deployment.tenant_id, deployment.deployment_id)),
     type: 'deployment',
     ...deployment,
     steps: {},
@@ -136,6 +155,34 @@ export async function listDeployments(
   };
 }
 
+/**
+ * Open deployments (pending, running, awaiting approval) of every tenant of the stage, from the
+ * sparse GSI1 partition each deployment is in exactly while open: one query per page, however
+ * many tenants the stage has (the recovery pass; it listed tenant × status before). Deployments
+ * stored by a version before this index are not listed; no released stack has any.
+ */
+export async function listOpenDeployments(options: {
+  limit: number;
+  cursor?: string | undefined;
+}): Promise<Page<Deployment>> {
+  const scope = 'deployments:open';
+  const partition = keys.openDeploymentsPartition();
+  const result = await documentClientInstance().send(
+    new QueryCommand({
+      TableName: mainTableName(),
+      IndexName: partition.index,
+      KeyConditionExpression: 'GSI1PK = :pk',
+      ExpressionAttributeValues: { ':pk': partition.GSI1PK },
+      Limit: options.limit,
+      ExclusiveStartKey: decodeCursor(options.cursor, scope),
+    }),
+  );
+  return {
+    items: (result.Items ?? []).map(toDeployment),
+    next_cursor: encodeCursor(result.LastEvaluatedKey, scope),
+  };
+}
+
 export type { DeploymentChange } from '#core/deploy/ports.ts';
 
 /** `SET` clauses that write timeline entries (each replaces its step's entry). */
@@ -178,9 +225,15 @@ export async function updateDeployment(
     values[`:${field}`] = value;
     sets.push(`#${field} = :${field}`);
   };
+  const removes: string[] = [];
   if (change.status !== undefined) {
     assign('status', change.status);
     assign('GSI2PK', keys.deploymentStatusIndex(tenantId, change.status, deploymentId).GSI2PK);
+    // In the stage-wide index of open deployments exactly while open.
+    if (FINAL_STATUSES.has(change.status)) removes.push('GSI1PK', 'GSI1SK');
+    else
+      for (const [name, value] of Object.entries(keys.openDeploymentIndex(tenantId, deploymentId)))
+        assign(name, value);
   }
   if (change.plan !== undefined) assign('plan', change.plan);
   if (change.target !== undefined) assign('target', change.target);
@@ -189,7 +242,8 @@ export async function updateDeployment(
   if (change.task_token !== undefined) assign('task_token', change.task_token);
   if (change.drift !== undefined) assign('drift', change.drift);
   sets.push(...timelineClauses(change.steps ?? [], names, values));
-  const removes = (change.remove ?? []).map((field) => {
+  for (const field of change.remove ?? []) removes.push(field);
+  const removeClauses = removes.map((field) => {
     names[`#r_${field}`] = field;
     return `#r_${field}`;
   });
@@ -205,7 +259,7 @@ export async function updateDeployment(
   const update = {
     TableName: mainTableName(),
     Key: keys.deployment(tenantId, deploymentId),
-    UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+    UpdateExpression: `SET ${sets.join(', ')}${removeClauses.length > 0 ? ` REMOVE ${removeClauses.join(', ')}` : ''}`,
     ConditionExpression: condition,
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,

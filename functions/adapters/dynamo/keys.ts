@@ -13,7 +13,7 @@
  * | plugin            | PLUGIN#<author/name>   | META                        | PLUGINS / <author/name>  |
  * | plugin version    | PLUGIN#<author/name>   | VERSION#<sortkey>#<checksum>|                          |
  * | upload            | UPLOAD#<upload_id>     | META                        |                          |
- * | deployment        | TENANT#<t>             | DEPLOYMENT#<ulid>           | GSI2: TENANT#<t>#DEPLOYMENTS#<status> / <ulid> |
+ * | deployment        | TENANT#<t>             | DEPLOYMENT#<ulid>           | GSI2: TENANT#<t>#DEPLOYMENTS#<status> / <ulid>; GSI1: OPEN_DEPLOYMENTS / <t>#<ulid> (only while open) |
  * | installation      | TENANT#<t>             | INSTALLATION#<author/name>  |                          |
  * | revision          | TENANT#<t>#PLUGIN#<author/name> | REVISION#<10-digit n> |                       |
  * | auto-upgrade      | TENANT#<t>             | AUTO_UPGRADE                | GSI2: UPGRADE_SLOT#<0..95> / <t> (only while enabled) |
@@ -74,6 +74,12 @@ export const keys = {
     GSI2PK: `TENANT#${tenantId}#DEPLOYMENTS#${status}`,
     GSI2SK: deploymentId,
   }),
+  /** Stage-wide index of open deployments (pending, running, awaiting approval) for the recovery pass. */
+  openDeploymentIndex: (tenantId: string, deploymentId: string) => ({
+    GSI1PK: 'OPEN_DEPLOYMENTS',
+    GSI1SK: `${tenantId}#${deploymentId}`,
+  }),
+  openDeploymentsPartition: () => ({ index: 'GSI1', GSI1PK: 'OPEN_DEPLOYMENTS' }) as const,
   deploymentsByStatusPartition: (tenantId: string, status: string) =>
     ({ index: 'GSI2', GSI2PK: `TENANT#${tenantId}#DEPLOYMENTS#${status}` }) as const,
   installation: (tenantId: string, pluginId: string): ItemKey => ({
