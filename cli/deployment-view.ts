@@ -203,6 +203,16 @@ export interface WatchResult {
 }
 
 /**
+ * The pause after poll `poll` (0-based): 100 ms, then 1.5× longer each time up to `intervalMs`
+ * (100, 150, 225, 338, 506, 759, 1000…). A deployment takes well under a second when nothing
+ * waits, so the early polls are close together: one ending at 0.7 s is seen at 0.8 s (doubling
+ * from 200 ms saw it at 1.4 s), for two more requests in the first seconds.
+ */
+export function pollPauseMs(poll: number, intervalMs: number): number {
+  return Math.min(intervalMs, Math.round(100 * 1.5 ** Math.min(poll, 16)));
+}
+
+/**
  * Polls `GET /v1/tenants/{t}/deployments/{id}` until the deployment is final or the deadline
  * passes. Waits between polls start short and grow to `intervalMs`, so fast deployments return
  * fast without hammering the API on slow ones. `awaiting_approval` is not final: the wait goes on.
@@ -226,6 +236,6 @@ export async function waitForDeployment(
     options.onUpdate?.(body);
     if (FINAL_STATUSES.has(body.status)) return { deployment: body, timedOut: false };
     if (now() >= deadline) return { deployment: body, timedOut: true };
-    await sleep(Math.min(interval, 200 * 2 ** Math.min(poll, 4), Math.max(0, deadline - now())));
+    await sleep(Math.min(pollPauseMs(poll, interval), Math.max(0, deadline - now())));
   }
 }

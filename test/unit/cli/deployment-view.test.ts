@@ -9,6 +9,7 @@ import {
   formatDuration,
   LiveRegion,
   PlainStepLog,
+  pollPauseMs,
   renderDeploymentFrame,
   truncate,
   waitForDeployment,
@@ -179,6 +180,15 @@ describe('waitForDeployment', () => {
     expect(result.deployment.status).toBe('awaiting_approval');
     expect(clock).toBe(5_000);
     expect(api.polls()).toBeGreaterThan(3);
+  });
+});
+
+describe('pollPauseMs', () => {
+  it('starts at 100 ms and grows 1.5 times a poll up to the interval', () => {
+    expect(Array.from({ length: 8 }, (_, poll) => pollPauseMs(poll, 1_000))).toEqual([
+      100, 150, 225, 338, 506, 759, 1_000, 1_000,
+    ]);
+    expect(pollPauseMs(40, 250)).toBe(250);
   });
 });
 
