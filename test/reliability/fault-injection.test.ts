@@ -66,9 +66,7 @@ interface Outcome {
 const outcomes: Outcome[] = [];
 
 beforeAll(async () => {
-  // An engine of its own, in memory: next to the deploy suite on the run's shared private engine,
-  // both queued on one SQLite database (deploy 42 s against 34 s, the pair run back to back).
-  h = await startHarness({ dynamodbPort: 0, dynamodbInMemory: true });
+  h = await startHarness();
   faults = armFaultsByTenant(h.stack);
   v1 = await publish(h.call, AUTHOR, 'fi', '1.0.0');
   v2 = await publish(h.call, AUTHOR, 'fi', '1.1.0');

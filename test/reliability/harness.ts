@@ -58,8 +58,7 @@ export async function startHarness(
   process.env.PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS = String(options.probeTimeoutMs ?? 1_500);
   process.env.PLUGINOPS_SCHEDULER = 'off';
   // A stack given a DynamoDB port of its own (0: any) starts its own engine — the restart suite
-  // restarts the engine too, the soak and the fault matrix keep their load to themselves; the
-  // others share the run's.
+  // restarts the engine too, the soak keeps its load to itself; the others share the run's.
   const engine =
     options.dynamodbPort === undefined ? sharedEngineOptions() : { dynamodbPort: options.dynamodbPort };
   const stack = await startLocalStack({
