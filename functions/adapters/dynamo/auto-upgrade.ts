@@ -6,7 +6,7 @@
  * slot partition of its window, never scans — cannot see a disabled tenant. Every placement comes
  * from `slotKeysFor` in `#core/auto-upgrade/schedule.ts` (see there for the DST decision).
  */
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SlotEntry } from '#core/auto-upgrade/records.ts';
 import type { UpgradeRunSummary } from '#core/auto-upgrade/run-summary.ts';
 import { type SlotPlacement, slotKeysFor } from '#core/auto-upgrade/schedule.ts';
@@ -15,9 +15,8 @@ import type { Page } from '#core/page.ts';
 import { batchGetItems } from './batch-get.ts';
 import { documentClientInstance, mainTableName } from './client.ts';
 import { isConditionalFailure, putIfAbsent } from './conditions.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
 import { keys } from './keys.ts';
-import { queryPrefixPage } from './query-page.ts';
+import { queryIndexPage, queryPrefixPage } from './query-page.ts';
 
 /** Run summaries are kept this long (DynamoDB TTL), then expire on their own. */
 export const UPGRADE_RUN_RETENTION_DAYS = 90;
@@ -151,19 +150,14 @@ export async function querySlot(
   limit = 100,
 ): Promise<{ items: SlotEntry[]; next_cursor: string | null }> {
   const partition = keys.autoUpgradeSlotPartition(slot);
-  const scope = `upgrade-slot:${slot}`;
-  const result = await documentClientInstance().send(
-    new QueryCommand({
-      TableName: mainTableName(),
-      IndexName: partition.index,
-      KeyConditionExpression: 'GSI2PK = :pk',
-      ExpressionAttributeValues: { ':pk': partition.GSI2PK },
-      Limit: limit,
-      ExclusiveStartKey: decodeCursor(cursor, scope),
-    }),
-  );
+  const page = await queryIndexPage({
+    partition: { index: partition.index, attribute: 'GSI2PK', value: partition.GSI2PK },
+    scope: `upgrade-slot:${slot}`,
+    limit,
+    cursor,
+  });
   return {
-    items: (result.Items ?? []).map((item) => {
+    items: page.items.map((item) => {
       const stored = toStored(item);
       return {
         tenant_id: stored.tenant_id,
@@ -172,7 +166,7 @@ export async function querySlot(
         revision: stored.revision,
       };
     }),
-    next_cursor: encodeCursor(result.LastEvaluatedKey, scope),
+    next_cursor: page.next_cursor,
   };
 }
 

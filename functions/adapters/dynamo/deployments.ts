@@ -4,13 +4,7 @@
  * retried or re-entered step updates its own entry instead of appending; the approval task token is
  * stored on the item and never returned.
  */
-import {
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { outboxPut } from '#adapters/events.ts';
 import {
   type Deployment,
@@ -25,9 +19,8 @@ import type { DomainEvent } from '#core/events.ts';
 import type { Page } from '#core/page.ts';
 import { documentClientInstance, mainTableName } from './client.ts';
 import { isConditionalFailure } from './conditions.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
 import { keys } from './keys.ts';
-import { queryPrefixPage } from './query-page.ts';
+import { queryIndexPage, queryPrefixPage } from './query-page.ts';
 
 const HIDDEN = [
   'PK',
@@ -138,21 +131,14 @@ export async function listDeployments(
     return { items: page.items.map(toDeployment), next_cursor: page.next_cursor };
   }
   const byStatus = keys.deploymentsByStatusPartition(tenantId, options.status);
-  const result = await documentClientInstance().send(
-    new QueryCommand({
-      TableName: mainTableName(),
-      IndexName: byStatus.index,
-      KeyConditionExpression: 'GSI2PK = :pk',
-      ExpressionAttributeValues: { ':pk': byStatus.GSI2PK },
-      ScanIndexForward: false,
-      Limit: options.limit,
-      ExclusiveStartKey: decodeCursor(options.cursor, scope),
-    }),
-  );
-  return {
-    items: (result.Items ?? []).map(toDeployment),
-    next_cursor: encodeCursor(result.LastEvaluatedKey, scope),
-  };
+  const page = await queryIndexPage({
+    partition: { index: byStatus.index, attribute: 'GSI2PK', value: byStatus.GSI2PK },
+    scope,
+    limit: options.limit,
+    cursor: options.cursor,
+    newestFirst: true,
+  });
+  return { items: page.items.map(toDeployment), next_cursor: page.next_cursor };
 }
 
 /**
@@ -165,22 +151,14 @@ export async function listOpenDeployments(options: {
   limit: number;
   cursor?: string | undefined;
 }): Promise<Page<Deployment>> {
-  const scope = 'deployments:open';
   const partition = keys.openDeploymentsPartition();
-  const result = await documentClientInstance().send(
-    new QueryCommand({
-      TableName: mainTableName(),
-      IndexName: partition.index,
-      KeyConditionExpression: 'GSI1PK = :pk',
-      ExpressionAttributeValues: { ':pk': partition.GSI1PK },
-      Limit: options.limit,
-      ExclusiveStartKey: decodeCursor(options.cursor, scope),
-    }),
-  );
-  return {
-    items: (result.Items ?? []).map(toDeployment),
-    next_cursor: encodeCursor(result.LastEvaluatedKey, scope),
-  };
+  const page = await queryIndexPage({
+    partition: { index: partition.index, attribute: 'GSI1PK', value: partition.GSI1PK },
+    scope: 'deployments:open',
+    limit: options.limit,
+    cursor: options.cursor,
+  });
+  return { items: page.items.map(toDeployment), next_cursor: page.next_cursor };
 }
 
 export type { DeploymentChange } from '#core/deploy/ports.ts';

@@ -1,13 +1,6 @@
-/**
- * Directory reads for operators: every tenant of the stage (GSI1 `TENANTS`) and the keys of one
- * tenant. Key listings never carry the secret or its hash.
- */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Page } from '#core/page.ts';
-import { documentClientInstance, mainTableName } from './client.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
 import { keys } from './keys.ts';
-import { queryPrefixPage } from './query-page.ts';
+import { queryIndexPage, queryPrefixPage } from './query-page.ts';
 import type { Tenant } from './tenants.ts';
 
 export interface KeySummary {
@@ -22,25 +15,20 @@ export interface KeySummary {
 /** Tenants in id order, one page at a time. */
 export async function listTenants(limit: number, cursor: string | undefined): Promise<Page<Tenant>> {
   const partition = keys.tenantsPartition();
-  const scope = 'tenants';
-  const result = await documentClientInstance().send(
-    new QueryCommand({
-      TableName: mainTableName(),
-      IndexName: partition.index,
-      KeyConditionExpression: 'GSI1PK = :pk',
-      ExpressionAttributeValues: { ':pk': partition.GSI1PK },
-      Limit: limit,
-      ExclusiveStartKey: decodeCursor(cursor, scope),
-    }),
-  );
+  const page = await queryIndexPage({
+    partition: { index: partition.index, attribute: 'GSI1PK', value: partition.GSI1PK },
+    scope: 'tenants',
+    limit,
+    cursor,
+  });
   return {
-    items: (result.Items ?? []).map((item) => ({
+    items: page.items.map((item) => ({
       tenant_id: item.tenant_id as string,
       display_name: (item.display_name as string | null | undefined) ?? null,
       dify_tenant_id: (item.dify_tenant_id as string | null | undefined) ?? null,
       created_at: item.created_at as string,
     })),
-    next_cursor: encodeCursor(result.LastEvaluatedKey, scope),
+    next_cursor: page.next_cursor,
   };
 }
 
