@@ -5,7 +5,7 @@
  * (live deployment view, upload progress bar) under a pseudo-terminal (`script`).
  *
  * Most runs call the CLI's `main(argv, io)` in this process, with the run's own environment, stdout
- * and stderr (the code the binary runs, minus a Node start each: ~0.27 CPU-s a run, ~60 runs here).
+ * and stderr (the code the binary runs, minus a Node start each: ~0.27 CPU-s; 64 of the 74 runs).
  * The runs marked `binary` and every terminal run start the real `bin/pluginops.js` (its bundle,
  * its process exit code); test/integration/cli-pipeline.test.ts, cli-package.test.ts and the README
  * walkthrough run only the binary.
