@@ -17,8 +17,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '#cli/main.ts';
 import { createApiClient } from '#test/support/api-client.ts';
+import { runCliInProcess } from '#test/support/cli-in-process.ts';
 import { stackInfo } from '#test/support/local-stack.ts';
 import { buildPackage } from '#test/support/package-builder.ts';
 
@@ -51,7 +51,7 @@ interface RunOptions {
 
 let home: string;
 
-async function cli(args: string[], options: RunOptions = {}): Promise<RunResult> {
+function cli(args: string[], options: RunOptions = {}): Promise<RunResult> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: home,
@@ -59,21 +59,7 @@ async function cli(args: string[], options: RunOptions = {}): Promise<RunResult>
     PLUGINOPS_KEY: options.key ?? stack.bootstrapKey,
     ...options.env,
   };
-  if (options.tty !== true && options.binary !== true) {
-    let stdout = '';
-    let stderr = '';
-    const code = await main(args, {
-      stdout: (text) => {
-        stdout += text;
-      },
-      stderr: (text) => {
-        stderr += text;
-      },
-      stdoutIsTTY: false,
-      env,
-    });
-    return { code, stdout, stderr };
-  }
+  if (options.tty !== true && options.binary !== true) return runCliInProcess(args, env);
   return spawnCli(args, env, options.tty === true);
 }
 

@@ -8,11 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { keys as dynamoKeys } from '#adapters/dynamo/keys.ts';
-import { main } from '#cli/main.ts';
 import { slotOf, WINDOW_MS } from '#core/auto-upgrade/schedule.ts';
 import { byteSourceFromBuffer } from '#core/package/byte-source.ts';
 import { generateSigningKeyPair, type SigningKeyPair, signPackage } from '#core/package/sign.ts';
 import { createApiClient, encodeId, eventually } from '#test/support/api-client.ts';
+import { runCliInProcess } from '#test/support/cli-in-process.ts';
 import { dynamoClient } from '#test/support/local-stack.ts';
 import { buildPackage } from '#test/support/package-builder.ts';
 import { privateStack } from '#test/support/private-stack.ts';
@@ -156,21 +156,15 @@ describe('publishers own their names', () => {
 describe('the authors CLI', () => {
   it('grants, shows and revokes an author; a revoked tenant cannot publish under it any more', async () => {
     const author = `cliauth${run}`;
-    let stdout = '';
-    const io = {
-      stdout: (text: string) => {
-        stdout += text;
-      },
-      stderr: () => {},
-      env: { PLUGINOPS_ENDPOINT: stack.baseUrl, PLUGINOPS_KEY: operator, HOME: '/nonexistent' },
-    };
-    expect(await main(['authors', 'grant', author, victim, '--json'], io)).toBe(0);
-    expect(JSON.parse(stdout)).toMatchObject({ author, tenant_id: victim });
+    const env = { PLUGINOPS_ENDPOINT: stack.baseUrl, PLUGINOPS_KEY: operator, HOME: '/nonexistent' };
+    const granted = await runCliInProcess(['authors', 'grant', author, victim, '--json'], env);
+    expect(granted.code).toBe(0);
+    expect(JSON.parse(granted.stdout)).toMatchObject({ author, tenant_id: victim });
     expect((await publishRaw(await pkg('viacli', '1.0.0', author), keys.victim)).status).toBe(201);
-    stdout = '';
-    expect(await main(['authors', 'show', author, '--json'], io)).toBe(0);
-    expect(JSON.parse(stdout)).toMatchObject({ author, tenants: [victim], signers: [] });
-    expect(await main(['authors', 'revoke', author, victim, '--json'], io)).toBe(0);
+    const shown = await runCliInProcess(['authors', 'show', author, '--json'], env);
+    expect(shown.code).toBe(0);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ author, tenants: [victim], signers: [] });
+    expect((await runCliInProcess(['authors', 'revoke', author, victim, '--json'], env)).code).toBe(0);
     const refused = await publishRaw(await pkg('viacli', '1.0.1', author), keys.victim);
     expect(refused.body.type).toBe(`${PROBLEM}author-not-granted`);
   });
