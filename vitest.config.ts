@@ -1,6 +1,10 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 import RecordedDurationSequencer from './test/support/sequencer.ts';
 
+// Handler logs (Powertools) are JSON lines at INFO; keep the test output readable in every project
+// (PLUGINOPS_TEST_LOGS=1 shows them).
+if (process.env.PLUGINOPS_TEST_LOGS !== '1') process.env.PLUGINOPS_LOG_LEVEL ??= 'WARN';
+
 /**
  * Two projects: `unit` never starts an engine; `integration` gets one shared local stack per run
  * (test/support/global-setup.ts). Vitest runs a project's global setup only when that project has

@@ -22,14 +22,19 @@ function localDataDir(): string | undefined {
   }
 }
 
+/** The sealing key a `PLUGINOPS_CONFIG_KEY` value stands for; throws unless it is 32 bytes, base64. */
+export function decodeConfigKey(value: string): Buffer {
+  const key = Buffer.from(value, 'base64');
+  if (key.length !== 32) throw new Error('PLUGINOPS_CONFIG_KEY must be 32 bytes, base64-encoded');
+  return key;
+}
+
 export function configSealingKey(): Buffer {
   if (cached !== undefined) return cached;
   const fromEnv = getConfig().configKey;
   if (fromEnv) {
-    const key = Buffer.from(fromEnv, 'base64');
-    if (key.length !== 32) throw new Error('PLUGINOPS_CONFIG_KEY must be 32 bytes, base64-encoded');
-    cached = key;
-    return key;
+    cached = decodeConfigKey(fromEnv);
+    return cached;
   }
   const dataDir = localDataDir();
   if (dataDir === undefined) {

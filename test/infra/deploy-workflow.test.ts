@@ -13,7 +13,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stateMachineArnVariable as adapterArnVariable } from '#adapters/workflow.ts';
 import { ROUTES } from '#api/routes.ts';
-import { configSealingKey } from '#services/deploy-config.ts';
+import { decodeConfigKey } from '#services/deploy-config.ts';
 import type { PluginopsFunction } from '../../infra/constructs/pluginops-function.ts';
 import { CONFIG_KEY_GENERATION } from '../../infra/constructs/secrets.ts';
 import {
@@ -414,14 +414,10 @@ describe('conventions shared with the functions', () => {
       { length: passwordLength ?? 0 },
       (_, index) => alphabet[(index * 37 + 11) % alphabet.length],
     ).join('');
-    const saved = process.env.PLUGINOPS_CONFIG_KEY;
-    process.env.PLUGINOPS_CONFIG_KEY = generated;
-    try {
-      expect(configSealingKey()).toHaveLength(32);
-    } finally {
-      if (saved === undefined) delete process.env.PLUGINOPS_CONFIG_KEY;
-      else process.env.PLUGINOPS_CONFIG_KEY = saved;
-    }
+    // The decoding configSealingKey() applies to PLUGINOPS_CONFIG_KEY (it reads the environment
+    // once per process, so the test calls the decoder rather than setting the variable).
+    expect(decodeConfigKey(generated)).toHaveLength(32);
+    expect(() => decodeConfigKey(generated.slice(0, 40))).toThrow(/32 bytes/);
     dev.template.hasResourceProperties('AWS::SecretsManager::Secret', {
       Name: 'pluginops-dev/config-key',
       GenerateSecretString: Match.objectLike({ PasswordLength: passwordLength, ExcludePunctuation: true }),

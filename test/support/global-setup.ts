@@ -42,8 +42,6 @@ declare module 'vitest' {
 export const TEST_BOOTSTRAP_KEY = `po_${'t'.repeat(43)}`;
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  // Handler logs (Powertools) are JSON lines at INFO; keep the test output readable.
-  if (process.env.PLUGINOPS_TEST_LOGS !== '1') process.env.PLUGINOPS_LOG_LEVEL ??= 'WARN';
   // A probe that never answers costs its whole deadline per attempt; 1.5 s (instead of 5 s) is
   // still far above a healthy local probe (a few ms) and keeps timeout scenarios short.
   process.env.PLUGINOPS_RUNTIME_PROBE_TIMEOUT_MS ??= '1500';
