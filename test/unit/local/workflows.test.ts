@@ -901,6 +901,30 @@ describe('loading ASL files', () => {
     expect(markers()).toBe(before + 1);
   });
 
+  it('validates a file once for stacks that differ only in their names, unless a name is unusual', () => {
+    const markers = () => (existsSync(ASL_VALIDATION_CACHE) ? readdirSync(ASL_VALIDATION_CACHE).length : 0);
+    const valid = { ...structuredClone(PLAN_AND_APPLY), Comment: `unique ${Math.random()}` };
+    const before = markers();
+    for (const stage of ['one', 'two']) {
+      const machine = load(valid, {
+        stage,
+        mainTable: `pluginops-${stage}-main`,
+        bucket: `pluginops-${stage}-packages`,
+      }).machines.get('deploy');
+      // Each stack still runs its own names.
+      expect(JSON.stringify(machine?.definition)).toContain(`pluginops-${stage}-task-apply`);
+    }
+    expect(markers()).toBe(before + 1);
+    // Names outside letters, digits and hyphens are validated as the stack fills them.
+    load(valid, { stage: 'three', mainTable: 'pluginops_three.main' });
+    expect(markers()).toBe(before + 2);
+    const invalid = structuredClone(valid);
+    invalid.States.Plan.Next = 'Missing';
+    expect(() => load(invalid, { stage: 'four', mainTable: 'pluginops-four-main' })).toThrow(
+      WorkflowDefinitionError,
+    );
+  });
+
   it('fails on resources the local engine cannot run', () => {
     const definition = structuredClone(PLAN_AND_APPLY);
     definition.States.Apply.Resource = 'arn:aws:states:::dynamodb:putItem';
