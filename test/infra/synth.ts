@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Stack } from 'aws-cdk-lib';
+import type { AppProps, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
@@ -13,6 +13,13 @@ import { buildApp } from '../../infra/app.ts';
 import { PROJECT_ROOT } from '../../infra/lambda/bundling.ts';
 import type { PluginopsStack, PluginopsStackProps } from '../../infra/pluginops-stack.ts';
 import type { StageName } from '../../infra/stages.ts';
+
+/**
+ * Props of every App a test synthesizes. aws-cdk-lib's built-in CloudFormation validation (a
+ * WebAssembly rule engine: ~1.8 s to start, ~1 s per template) only warns unless its feature flag
+ * is set, and no test reads its report; `npm run synth` (in .ci/run) still runs it on every stage.
+ */
+export const TEST_APP_PROPS = { builtinCloudFormationValidation: false } as const satisfies AppProps;
 
 export interface SynthesizedStage {
   stack: PluginopsStack;
@@ -65,10 +72,7 @@ function synthStage(
     stages: [stage],
     stackProps: { statemachinesDir: empty, ...stackProps },
     appProps: {
-      // aws-cdk-lib's built-in CloudFormation validation (a WebAssembly rule engine: ~1.8 s to
-      // start, ~1 s per template) only warns unless its feature flag is set, and no test reads its
-      // report; `npm run synth` (in .ci/run) still runs it on every stage.
-      builtinCloudFormationValidation: false,
+      ...TEST_APP_PROPS,
       ...(options.bundle === false ? { context: { [BUNDLING_STACKS]: [] } } : {}),
     },
   });

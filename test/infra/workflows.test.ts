@@ -17,7 +17,7 @@ import {
   Workflows,
 } from '../../infra/constructs/workflows.ts';
 import { resolveStageConfig } from '../../infra/stages.ts';
-import { fixtureDir, type SynthesizedStage, synthStages, writeJson } from './synth.ts';
+import { fixtureDir, type SynthesizedStage, synthStages, TEST_APP_PROPS, writeJson } from './synth.ts';
 
 /** `${Name}` as it appears in ASL (a plain string, not a template). */
 function placeholder(name: string): string {
@@ -245,7 +245,7 @@ describe('substitution convention', () => {
 });
 
 function bareWorkflows(statemachinesDir: string): Workflows {
-  const stack = new Stack(new App(), 'bare');
+  const stack = new Stack(new App(TEST_APP_PROPS), 'bare');
   const stage = resolveStageConfig('dev');
   const key = new kms.Key(stack, 'Key');
   return new Workflows(stack, 'Workflows', {
