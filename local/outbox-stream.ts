@@ -95,8 +95,11 @@ export async function startOutboxStream(options: OutboxStreamOptions): Promise<O
 
   function nudge(): void {
     busyUntil = Date.now() + BUSY_WINDOW_MS;
+    // Cut short only an idle back-off: at the busy pace the next poll is at most idleMs away, and
+    // waking on every write made the relay poll back to back under parallel deployments.
+    const backedOff = pause > idleMs;
     pause = idleMs;
-    wake?.();
+    if (backedOff) wake?.();
   }
 
   /** Sleeps `ms`, or less when woken. */
