@@ -1,7 +1,8 @@
 /**
  * The README's walkthroughs, as written: every ```sh walkthrough block of README.md, in order, in
- * one bash (-e, pipefail) against a local stack of its own (as a newcomer's `npm start` is: no
- * other test sweeps its tenants or clears its host faults), from a fresh directory holding what a
+ * one bash (-e, pipefail) against a local stack of its own — its own gateway, S3, plugin host and
+ * stage, as a newcomer's `npm start` is: no other test sweeps its tenants or clears its host
+ * faults — from a fresh directory holding what a
  * clone has (examples/, the `pluginops` bin). publish → deploy → fail → rollback → sweep →
  * plan --checklist. The blocks are read from README.md here, so the README cannot drift from
  * what works.
@@ -13,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '#local/stack.ts';
-import { api } from '#test/support/local-stack.ts';
+import { api, sharedEngineOptions } from '#test/support/local-stack.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const RUN_DEADLINE_MS = 240_000;
@@ -30,10 +31,12 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'pluginops-readme-'));
   // Where `npm start` keeps its events (the README tails it).
   process.env.PLUGINOPS_EVENTS_FILE = join(work, '.pluginops', 'events.jsonl');
+  // The run's second DynamoDB Local, on a stage of this suite's own (no README command looks at
+  // the engine itself, and a sweep only sees this stage's tenants): one JVM start fewer.
   stack = await startLocalStack({
     dataDir: join(work, '.pluginops'),
     port: 0,
-    dynamodbPort: 0,
+    ...sharedEngineOptions(),
     s3Port: 0,
     quiet: true,
   });
