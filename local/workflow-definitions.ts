@@ -192,9 +192,9 @@ function loadStateMachine(
   }
   if (hasPlainNames(options)) {
     const canonical = substitute(template, path, known, canonicalOptions(options));
-    validateOnce(canonical, parseSubstituted(canonical, path), path);
+    validateOnce(canonical, () => parseSubstituted(canonical, path), path);
   } else {
-    validateOnce(text, definition, path);
+    validateOnce(text, () => structuredClone(definition), path);
   }
   const tasks = new Map<string, TaskBinding>();
   const states = new Set<string>();
@@ -249,14 +249,14 @@ function canonicalOptions(options: LoadOptions): LoadOptions {
  * node_modules/.cache/pluginops/asl-valid/; anything else is validated, and a failure is never
  * remembered.
  */
-function validateOnce(text: string, definition: StateMachineDefinition, path: string): void {
+function validateOnce(text: string, definition: () => StateMachineDefinition, path: string): void {
   const key = createHash('sha256').update(validatorVersion()).update('\0').update(text).digest('hex');
   if (validated.has(key)) return;
   const marker = join(ASL_VALIDATION_CACHE, key);
   if (!existsSync(marker)) {
     try {
-      // It annotates what it checks, so give it a copy.
-      new StateMachine(structuredClone(definition));
+      // It annotates what it checks, so it gets a fresh copy, made only when it runs.
+      new StateMachine(definition());
     } catch (error) {
       throw new WorkflowDefinitionError(`${path}: ${errorMessage(error)}`, { cause: error });
     }
