@@ -122,11 +122,20 @@ async function installed(tenant: string, pluginId: string): Promise<Record<strin
   return (response.body.items as Array<Record<string, any>>).find((item) => item.plugin_id === pluginId);
 }
 
-/** Waits for the deployments a tenant's latest run started. */
+/**
+ * Waits for the deployments a tenant's latest run started. Reading a run settles it: a deployment
+ * that has already ended refused (a fast rollback) is listed under `failed` — with its deployment
+ * and without `attempts`, which only earlier runs' reported failures carry — not under `upgraded`.
+ */
 async function settleLatestRun(tenant: string) {
   const [latest] = await runs(tenant);
+  const refused = (latest?.failed ?? []).filter(
+    (entry: Record<string, unknown>) => entry.deployment_id !== undefined && entry.attempts === undefined,
+  );
   const results = [];
-  for (const entry of latest?.upgraded ?? []) results.push(await finished(tenant, entry.deployment_id));
+  for (const entry of [...(latest?.upgraded ?? []), ...refused]) {
+    results.push(await finished(tenant, entry.deployment_id));
+  }
   return results;
 }
 
