@@ -5,11 +5,12 @@
  * Inspecting a package hashes every byte twice: once raw (here) and once inflated (per entry, for
  * the Dify checksum and signature), and checksums every inflated byte with CRC-32. All of it is fed
  * from the same sequential read: each chunk is read once into a reusable slot of shared memory and
- * given to the caller (`onChunk`), who inflates and hashes the entries on the main thread; then the
- * slot goes to a worker thread that hashes it raw and computes the CRC-32 of the ranges the caller
- * asked for (entry bytes stored as is, which are views into the same slot). On a multi-core
- * machine the work of the two threads overlaps, with no copy and no per-chunk allocation. Small
- * sources are handled inline, where a worker round trip costs more than it saves.
+ * handed to a worker thread, which hashes it raw while the caller (`onChunk`) inflates and hashes
+ * the entries on the main thread; then the worker computes the CRC-32 of the ranges the caller
+ * asked for (entry bytes stored as is, which are views into the same slot) and frees the slot. On
+ * a multi-core machine the two threads work on the same chunk at once, with no copy and no
+ * per-chunk allocation. Small sources are handled inline, where a worker round trip costs more
+ * than it saves.
  */
 
 import { createHash } from 'node:crypto';
@@ -159,6 +160,8 @@ async function scanOnWorker(source: ByteSource, options: ScanOptions): Promise<S
       const bytes = await (next as Promise<Uint8Array>);
       // Read ahead while the caller works on this chunk.
       next = index + 1 < count ? read(index + 1) : undefined;
+      // The raw hash needs nothing from the caller: the worker starts on it while the caller works.
+      job.hashRaw(index % SLOTS, bytes.byteOffset, bytes.length);
       // [key, offset in `memory`, length] per CRC-32 part, for the worker.
       const parts: number[] = [];
       let open = true;
@@ -181,8 +184,8 @@ async function scanOnWorker(source: ByteSource, options: ScanOptions): Promise<S
       } finally {
         open = false;
       }
-      // After the caller: the worker hashes the slot raw, then checksums the parts it was given.
-      job.hash(index % SLOTS, bytes.byteOffset, bytes.length, parts);
+      // After the caller: the worker checksums the parts it was given, then frees the slot.
+      job.checksum(index % SLOTS, parts);
     }
     await onChunksDone?.();
     signal?.throwIfAborted();
@@ -210,10 +213,12 @@ parentPort.on('message', (message) => {
   const { type, id } = message;
   if (type === 'start') {
     jobs.set(id, { hash: createHash('sha256'), crcs: new Map(), memory: message.memory });
-  } else if (type === 'slot') {
+  } else if (type === 'raw') {
+    const job = jobs.get(id);
+    if (job !== undefined) job.hash.update(new Uint8Array(job.memory, message.offset, message.length));
+  } else if (type === 'crc') {
     const job = jobs.get(id);
     if (job !== undefined) {
-      job.hash.update(new Uint8Array(job.memory, message.offset, message.length));
       const parts = message.parts;
       for (let i = 0; i < parts.length; i += 3) {
         const key = parts[i];
@@ -293,11 +298,16 @@ class HashWorker {
         if (waiters === undefined) return Promise.resolve();
         return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
       },
-      /** Hands `slot` to the worker: raw hash of `length` bytes at `offset`, then the CRC-32 parts. */
-      hash: (slot: number, offset: number, length: number, parts: number[]): void => {
+      /** Hands `slot` to the worker: the raw hash of its `length` bytes at `offset`. */
+      hashRaw: (slot: number, offset: number, length: number): void => {
         if (this.failure) throw this.failure;
         state.busy.set(slot, []);
-        this.worker.postMessage({ type: 'slot', id, slot, offset, length, parts });
+        this.worker.postMessage({ type: 'raw', id, offset, length });
+      },
+      /** The CRC-32 parts of `slot` (after its {@link hashRaw}); the worker frees the slot after them. */
+      checksum: (slot: number, parts: number[]): void => {
+        if (this.failure) throw this.failure;
+        this.worker.postMessage({ type: 'crc', id, slot, parts });
       },
       finish: (): Promise<ScanResult> =>
         new Promise((resolve, reject) => {
