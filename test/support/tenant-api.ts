@@ -93,15 +93,22 @@ export function tenantApi(options: TenantApiOptions) {
     return call('POST', `/v1/tenants/${tenantId}/deployments`, { key, json: body, headers });
   }
 
-  /** The deployment once its status is final and its workflow run has ended (Alert runs after a rollback). */
+  /**
+   * The deployment once its workflow run has ended (Alert runs after a rollback) and its status is
+   * final. The run's end is awaited first, without polling: the status is final by then, except
+   * after a cut run, which the recovery pass closes (polled).
+   */
   async function finished(tenantId: string, key: string, deploymentId: string, timeoutMs = 20_000) {
-    const read = () => call('GET', `/v1/tenants/${tenantId}/deployments/${deploymentId}`, { key });
-    await eventually(
-      async () => (FINAL_STATUSES.has((await read()).body.status) ? true : undefined),
-      timeoutMs,
-    );
+    const deadline = Date.now() + timeoutMs;
     await options.workflows().waitForExecution(deploymentId, timeoutMs);
-    return (await read()).body;
+    const read = () => call('GET', `/v1/tenants/${tenantId}/deployments/${deploymentId}`, { key });
+    return eventually(
+      async () => {
+        const { body } = await read();
+        return FINAL_STATUSES.has(body.status) ? body : undefined;
+      },
+      Math.max(1, deadline - Date.now()),
+    );
   }
 
   async function deployAndWait(tenantId: string, key: string, body: Record<string, unknown>) {
