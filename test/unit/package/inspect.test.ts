@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -178,6 +178,22 @@ describe('file byte source and the raw hash worker', () => {
     try {
       expect(Buffer.from(await source.read(10, 20)).equals(bytes.subarray(10, 30))).toBe(true);
       await expect(source.read(bytes.length - 1, 2)).rejects.toThrow(RangeError);
+      const slot = new Uint8Array(new SharedArrayBuffer(64), 8, 32);
+      await source.readInto?.(slot, 100);
+      expect(Buffer.from(slot).equals(bytes.subarray(100, 132))).toBe(true);
+      await expect(source.readInto?.(slot, bytes.length - 16)).rejects.toThrow(RangeError);
+    } finally {
+      await source.close();
+    }
+  });
+
+  it('fails a read into a slot, not hangs, when the file shrank after it was opened', async () => {
+    const shrinking = join(dir, 'shrinking.difypkg');
+    await writeFile(shrinking, bytes);
+    const source = await openFileByteSource(shrinking);
+    try {
+      await truncate(shrinking, 1_000);
+      await expect(source.readInto?.(new Uint8Array(4_096), 0)).rejects.toThrow(/unexpected end of file/);
     } finally {
       await source.close();
     }
