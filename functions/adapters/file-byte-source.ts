@@ -53,8 +53,7 @@ class FileHandleByteSource implements FileByteSource {
     let filled = 0;
     while (filled < target.length) {
       const bytesRead = readSync(this.handle.fd, target, filled, target.length - filled, offset + filled);
-      if (bytesRead === 0)
-        throw new Error(`unexpected end of file at ${offset + filled} (size ${this.size})`);
+      if (bytesRead === 0) throw this.endOfFile(offset + filled);
       filled += bytesRead;
     }
   }
@@ -64,10 +63,14 @@ class FileHandleByteSource implements FileByteSource {
     let filled = 0;
     while (filled < length) {
       const { bytesRead } = await this.handle.read(target, filled, length - filled, offset + filled);
-      if (bytesRead === 0)
-        throw new Error(`unexpected end of file at ${offset + filled} (size ${this.size})`);
+      if (bytesRead === 0) throw this.endOfFile(offset + filled);
       filled += bytesRead;
     }
+  }
+
+  /** The file ended before `position`: it shrank after it was opened. */
+  private endOfFile(position: number): Error {
+    return new Error(`unexpected end of file at ${position} (size ${this.size})`);
   }
 
   close(): Promise<void> {
