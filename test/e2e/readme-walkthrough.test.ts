@@ -3,8 +3,8 @@
  * one bash (-e, pipefail) against a local stack of its own — its own gateway, S3, plugin host and
  * stage, as a newcomer's `npm start` is: no other test sweeps its tenants or clears its host
  * faults — from a fresh directory holding what a clone has (examples/, the `pluginops` bin).
- * publish → deploy → fail → rollback → sweep → plan --checklist. The blocks are read from README.md here, so the README cannot drift from
- * what works.
+ * publish → deploy → fail → rollback → sweep → plan --checklist. The blocks are read from
+ * README.md here, so the README cannot drift from what works.
  */
 import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
