@@ -18,7 +18,7 @@
  */
 import { appendFile } from 'node:fs/promises';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ulid } from 'ulid';
@@ -27,6 +27,7 @@ import { type DomainEvent, deliveredDetail, domainEvent, type EventType } from '
 import { logger } from '#shared/logger.ts';
 import { documentClientInstance, mainTableName } from './dynamo/client.ts';
 import { keys } from './dynamo/keys.ts';
+import { lazyModule } from './lazy-module.ts';
 
 export type { DomainEvent, EventType } from '#core/events.ts';
 
@@ -81,13 +82,19 @@ export class EventDeliveryError extends Error {
 /** PutEvents takes at most 10 entries. */
 const PUT_EVENTS_BATCH = 10;
 
+/** The EventBridge SDK, loaded on first delivery (only the outbox relay delivers). */
+const eventBridgeSdk = lazyModule(() => import('@aws-sdk/client-eventbridge'));
 let eventBridge: EventBridgeClient | undefined;
 
 export function eventBridgeSink(bus: string, client?: EventBridgeClient): EventSink {
   return {
     async deliver(events) {
-      eventBridge ??= new EventBridgeClient({ region: getConfig().region });
-      const sender = client ?? eventBridge;
+      const { EventBridgeClient, PutEventsCommand } = await eventBridgeSdk();
+      let sender = client ?? eventBridge;
+      if (sender === undefined) {
+        sender = new EventBridgeClient({ region: getConfig().region });
+        eventBridge = sender;
+      }
       for (let start = 0; start < events.length; start += PUT_EVENTS_BATCH) {
         const batch = events.slice(start, start + PUT_EVENTS_BATCH);
         const result = await sender.send(

@@ -28,9 +28,8 @@
  * or an unreachable host is a failed probe, never an exception.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { GetObjectCommand, NoSuchKey, PutObjectCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
-import { s3Client } from '#adapters/s3/blob-store.ts';
+import { isMissingObject, s3Client, s3Sdk } from '#adapters/s3/blob-store.ts';
 import { getConfig, type RuntimeConfig } from '#config/runtime-config.ts';
 import { formatIssuePath, ValidationError } from '#core/errors.ts';
 import { isUniqueIdentifier, parsePluginId, parseUniqueIdentifier } from '#core/unique-identifier.ts';
@@ -148,8 +147,8 @@ export interface RuntimeHostOptions {
   /** Plugin host base URL without trailing slash; probes throw RuntimeHostError when unset. */
   runtimeUrl: string | undefined;
   probeTimeoutMs: number;
-  /** Where desired-state documents live (the package bucket). */
-  s3: S3Client;
+  /** Where desired-state documents live (the package bucket); a function is called on first use. */
+  s3: S3Client | (() => Promise<S3Client>);
   bucket: string;
   /** Tests inject these; production uses the globals. */
   fetchImpl?: typeof fetch;
@@ -159,6 +158,13 @@ export interface RuntimeHostOptions {
 export function createRuntimeHost(options: RuntimeHostOptions): RuntimeHost {
   const fetchImpl = options.fetchImpl ?? fetch;
   const random = options.random ?? Math.random;
+  const s3 = async () => {
+    const [sdk, client] = await Promise.all([
+      s3Sdk(),
+      typeof options.s3 === 'function' ? options.s3() : options.s3,
+    ]);
+    return { sdk, client };
+  };
 
   async function probeOnce(url: string, signal: AbortSignal): Promise<{ status: number; text: string }> {
     const response = await fetchImpl(url, { headers: { accept: 'application/json' }, signal });
@@ -167,10 +173,11 @@ export function createRuntimeHost(options: RuntimeHostOptions): RuntimeHost {
 
   return {
     async readDesiredState(tenantId) {
+      const { sdk, client } = await s3();
       let text: string;
       try {
-        const result = await options.s3.send(
-          new GetObjectCommand({ Bucket: options.bucket, Key: desiredStateKey(tenantId) }),
+        const result = await client.send(
+          new sdk.GetObjectCommand({ Bucket: options.bucket, Key: desiredStateKey(tenantId) }),
         );
         text = (await result.Body?.transformToString()) ?? '';
       } catch (error) {
@@ -194,8 +201,9 @@ export function createRuntimeHost(options: RuntimeHostOptions): RuntimeHost {
           parsed.error.issues.map((issue) => ({ path: formatIssuePath(issue.path), message: issue.message })),
         );
       }
-      await options.s3.send(
-        new PutObjectCommand({
+      const { sdk, client } = await s3();
+      await client.send(
+        new sdk.PutObjectCommand({
           Bucket: options.bucket,
           Key: desiredStateKey(state.tenant_id),
           Body: JSON.stringify(parsed.data, null, 2),
@@ -311,20 +319,12 @@ export function runtimeHost(): RuntimeHost {
       host: createRuntimeHost({
         runtimeUrl: config.runtimeUrl,
         probeTimeoutMs: config.runtimeProbeTimeoutMs,
-        s3: s3Client(),
+        s3: s3Client,
         bucket: config.bucket,
       }),
     };
   }
   return cached.host;
-}
-
-function isMissingObject(error: unknown): boolean {
-  return (
-    error instanceof NoSuchKey ||
-    (error as { name?: string }).name === 'NoSuchKey' ||
-    (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
-  );
 }
 
 function parseJson(text: string): unknown {

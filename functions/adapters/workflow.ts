@@ -5,20 +5,11 @@
  * `local/stack.ts` registers with {@link setLocalWorkflowEngine}, running the same ASL files.
  */
 import { isDeepStrictEqual } from 'node:util';
-import {
-  DescribeExecutionCommand,
-  ExecutionAlreadyExists,
-  InvalidToken,
-  SendTaskFailureCommand,
-  SendTaskSuccessCommand,
-  SFNClient,
-  StartExecutionCommand,
-  TaskDoesNotExist,
-  TaskTimedOut,
-} from '@aws-sdk/client-sfn';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import { stateMachineArnVariable } from '#config/names.ts';
 import { getConfig } from '#config/runtime-config.ts';
 import { ConflictError, type ProblemErrorOptions } from '#core/errors.ts';
+import { lazyModule } from './lazy-module.ts';
 
 export type StateMachineName = 'deploy' | 'sweep';
 
@@ -134,11 +125,16 @@ function stepFunctionsConfigured(): boolean {
   return Object.values(getConfig().stateMachineArns).some(Boolean);
 }
 
-let client: SFNClient | undefined;
+type SfnSdk = typeof import('@aws-sdk/client-sfn');
 
-function sfnClient(): SFNClient {
-  client ??= new SFNClient({ region: getConfig().region, maxAttempts: 4 });
-  return client;
+/** The Step Functions SDK, loaded on first use (locally, never: the in-process engine runs). */
+const sfnSdk = lazyModule(() => import('@aws-sdk/client-sfn'));
+let sharedClient: SFNClient | undefined;
+
+async function sfn(): Promise<{ sdk: SfnSdk; client: SFNClient }> {
+  const sdk = await sfnSdk();
+  sharedClient ??= new sdk.SFNClient({ region: getConfig().region, maxAttempts: 4 });
+  return { sdk, client: sharedClient };
 }
 
 async function startStepFunctionsExecution(
@@ -147,9 +143,10 @@ async function startStepFunctionsExecution(
   name: string,
   input: Record<string, unknown>,
 ): Promise<StartResult> {
+  const { sdk, client } = await sfn();
   try {
-    const started = await sfnClient().send(
-      new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }),
+    const started = await client.send(
+      new sdk.StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }),
     );
     // A duplicate of a RUNNING standard execution with the same input also lands here (AWS
     // answers it like the first call), so alreadyStarted can only be reported from the error path.
@@ -158,10 +155,10 @@ async function startStepFunctionsExecution(
       alreadyStarted: false,
     };
   } catch (error) {
-    if (!(error instanceof ExecutionAlreadyExists)) throw error;
+    if (!(error instanceof sdk.ExecutionAlreadyExists)) throw error;
     // Same name, and the run is closed or its input differs: read it to tell the two apart.
     const executionArn = executionArnOf(stateMachineArn, name);
-    const existing = await sfnClient().send(new DescribeExecutionCommand({ executionArn }));
+    const existing = await client.send(new sdk.DescribeExecutionCommand({ executionArn }));
     if (existing.input !== undefined && !isDeepStrictEqual(JSON.parse(existing.input), jsonCopy(input))) {
       throw new ExecutionNameConflictError(machine, name, { cause: error });
     }
@@ -173,24 +170,26 @@ async function sendStepFunctionsTaskSuccess(
   taskToken: string,
   output: Record<string, unknown>,
 ): Promise<void> {
+  const { sdk, client } = await sfn();
   try {
-    await sfnClient().send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) }));
+    await client.send(new sdk.SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) }));
   } catch (error) {
-    throw translateTokenError(error);
+    throw translateTokenError(sdk, error);
   }
 }
 
 async function sendStepFunctionsTaskFailure(taskToken: string, error: string, cause: string): Promise<void> {
+  const { sdk, client } = await sfn();
   try {
-    await sfnClient().send(new SendTaskFailureCommand({ taskToken, error, cause }));
+    await client.send(new sdk.SendTaskFailureCommand({ taskToken, error, cause }));
   } catch (failure) {
-    throw translateTokenError(failure);
+    throw translateTokenError(sdk, failure);
   }
 }
 
-function translateTokenError(error: unknown): unknown {
-  if (error instanceof TaskTimedOut) return new TaskNotPendingError('timed-out', { cause: error });
-  if (error instanceof TaskDoesNotExist || error instanceof InvalidToken) {
+function translateTokenError(sdk: SfnSdk, error: unknown): unknown {
+  if (error instanceof sdk.TaskTimedOut) return new TaskNotPendingError('timed-out', { cause: error });
+  if (error instanceof sdk.TaskDoesNotExist || error instanceof sdk.InvalidToken) {
     return new TaskNotPendingError('not-pending', { cause: error });
   }
   return error;
@@ -215,7 +214,8 @@ export async function describeExecution(
   executionArn: string,
 ): Promise<ExecutionState | undefined> {
   if (getConfig().stateMachineArns[machine]) {
-    const described = await sfnClient().send(new DescribeExecutionCommand({ executionArn }));
+    const { sdk, client } = await sfn();
+    const described = await client.send(new sdk.DescribeExecutionCommand({ executionArn }));
     if (described.status === undefined) return undefined;
     return {
       status: described.status,

@@ -295,7 +295,7 @@ async function adapterCase(c: AdapterCase): Promise<Outcome & { trace: string[] 
   if (installed.status !== 'succeeded') throw new Error(`${label}: setup install ${installed.status}`);
   const trace: string[] = [];
   let injected = 0;
-  const client = c.service === 'dynamodb' ? dynamoClient() : s3Client();
+  const client = c.service === 'dynamodb' ? dynamoClient() : await s3Client();
   const remove = addAdapterFault(client, `reliability-${tenant.id}`, (command, input) => {
     if (!input.includes(tenant.id)) return undefined;
     if (c.kind === 'conditional' && !(CONDITIONAL_WRITES.has(command) && input.includes('#lock')))

@@ -51,7 +51,7 @@ async function bucketKeys(bucket: string): Promise<string[]> {
   const keys: string[] = [];
   let token: string | undefined;
   do {
-    const page = await s3Client().send(
+    const page = await (await s3Client()).send(
       new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }),
     );
     keys.push(...(page.Contents ?? []).map((object) => object.Key ?? ''));

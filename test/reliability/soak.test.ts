@@ -112,11 +112,22 @@ describe('concurrency soak', () => {
       return undefined;
     }
 
+    /** What the workload is waiting for, named in the failure when it overruns its budget. */
+    const waitingOn = new Set<string>();
+
     async function step(tenant: Tenant, body: Record<string, unknown>): Promise<void> {
-      const id = await request(tenant, body);
-      if (id === undefined) return;
-      const status = (await settle(h, tenant, id, undefined, Math.max(1, deadline - Date.now()))).status;
-      tally.statuses[status] = (tally.statuses[status] ?? 0) + 1;
+      const label = `${tenant.id} ${body.operation} ${body.unique_identifier ?? body.plugin_id}`;
+      waitingOn.add(label);
+      try {
+        const id = await request(tenant, body);
+        if (id === undefined) return;
+        waitingOn.add(`${label} → ${id}`);
+        const status = (await settle(h, tenant, id, undefined, Math.max(1, deadline - Date.now()))).status;
+        tally.statuses[status] = (tally.statuses[status] ?? 0) + 1;
+        waitingOn.delete(`${label} → ${id}`);
+      } finally {
+        waitingOn.delete(label);
+      }
     }
 
     /** A plugin's life: install, upgrade (maybe rolled back), roll back, upgrade again. */
@@ -167,7 +178,11 @@ describe('concurrency soak', () => {
     );
     working = false;
     await sweeping;
-    expect(Date.now(), 'the workload finished within its budget').toBeLessThan(deadline);
+    const running = h.stack.workflows.listExecutions({ status: 'RUNNING' }).map((e) => e.name);
+    expect(
+      Date.now(),
+      `the workload finished within its budget (waiting on: ${[...waitingOn].join('; ') || 'nothing'}; running executions: ${running.join(', ') || 'none'})`,
+    ).toBeLessThan(deadline);
 
     // Every execution has ended; then the invariants, with the host healthy again.
     for (const execution of h.stack.workflows.listExecutions({ status: 'RUNNING' })) {

@@ -1,28 +1,30 @@
 /**
  * The package bucket: presigned uploads, the immutable content-addressed store, drop-folder
- * reports. Module-scope client; the endpoint comes from `AWS_ENDPOINT_URL_S3` when set.
+ * reports. Module-scope client; the endpoint comes from `AWS_ENDPOINT_URL_S3` when set. The S3 SDK
+ * is imported on first use (functions/adapters/lazy-module.ts): most API requests never touch S3.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { stat, unlink } from 'node:fs/promises';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  NoSuchKey,
-  NotFound,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { getConfig } from '#config/runtime-config.ts';
 import { NotFoundError, PackageTooLargeError } from '#core/errors.ts';
+import { lazyModule } from '../lazy-module.ts';
 
-let client: S3Client | undefined;
+export type S3Sdk = typeof import('@aws-sdk/client-s3');
 
-export function s3Client(): S3Client {
+/** `@aws-sdk/client-s3`, loaded on first use. */
+export const s3Sdk: () => Promise<S3Sdk> = lazyModule(() => import('@aws-sdk/client-s3'));
+const presigner = lazyModule(() => import('@aws-sdk/s3-request-presigner'));
+
+let sharedClient: S3Client | undefined;
+
+/** The S3 SDK and the module-scope client, both created on first use. */
+export async function s3(): Promise<{ sdk: S3Sdk; client: S3Client }> {
+  const sdk = await s3Sdk();
   const config = getConfig();
-  client ??= new S3Client({
+  sharedClient ??= new sdk.S3Client({
     region: config.region,
     forcePathStyle: config.s3ForcePathStyle,
     maxAttempts: 4,
@@ -30,7 +32,11 @@ export function s3Client(): S3Client {
     // S3-compatible servers (the local one included) store verbatim. We send our own SHA-256.
     requestChecksumCalculation: 'WHEN_REQUIRED',
   });
-  return client;
+  return { sdk, client: sharedClient };
+}
+
+export async function s3Client(): Promise<S3Client> {
+  return (await s3()).client;
 }
 
 function bucket(): string {
@@ -42,13 +48,14 @@ export async function presignPut(
   size: number,
   expiresInSeconds: number,
 ): Promise<{ url: string; headers: Record<string, string> }> {
-  const command = new PutObjectCommand({
+  const [{ sdk, client }, { getSignedUrl }] = await Promise.all([s3(), presigner()]);
+  const command = new sdk.PutObjectCommand({
     Bucket: bucket(),
     Key: key,
     ContentLength: size,
     ContentType: 'application/octet-stream',
   });
-  const url = await getSignedUrl(s3Client(), command, {
+  const url = await getSignedUrl(client, command, {
     expiresIn: expiresInSeconds,
     signableHeaders: new Set(['content-type', 'content-length']),
   });
@@ -56,26 +63,29 @@ export async function presignPut(
 }
 
 export async function presignGet(key: string, expiresInSeconds: number): Promise<string> {
-  return getSignedUrl(s3Client(), new GetObjectCommand({ Bucket: bucket(), Key: key }), {
+  const [{ sdk, client }, { getSignedUrl }] = await Promise.all([s3(), presigner()]);
+  return getSignedUrl(client, new sdk.GetObjectCommand({ Bucket: bucket(), Key: key }), {
     expiresIn: expiresInSeconds,
   });
 }
 
-function isMissing(error: unknown): boolean {
+/** S3's "no such object" (GetObject's `NoSuchKey`, HeadObject's bodiless `NotFound`, any 404). */
+export function isMissingObject(error: unknown): boolean {
+  const name = (error as { name?: string }).name;
   return (
-    error instanceof NoSuchKey ||
-    error instanceof NotFound ||
-    (error as { name?: string }).name === 'NotFound' ||
+    name === 'NoSuchKey' ||
+    name === 'NotFound' ||
     (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
   );
 }
 
 export async function objectExists(key: string): Promise<boolean> {
   try {
-    await s3Client().send(new HeadObjectCommand({ Bucket: bucket(), Key: key }));
+    const { sdk, client } = await s3();
+    await client.send(new sdk.HeadObjectCommand({ Bucket: bucket(), Key: key }));
     return true;
   } catch (error) {
-    if (isMissing(error)) return false;
+    if (isMissingObject(error)) return false;
     throw error;
   }
 }
@@ -85,9 +95,10 @@ export async function objectExists(key: string): Promise<boolean> {
  * grows past `maxBytes`.
  */
 export async function downloadObjectToFile(key: string, destPath: string, maxBytes: number): Promise<number> {
+  const { sdk, client } = await s3();
   let body: Readable;
   try {
-    const result = await s3Client().send(new GetObjectCommand({ Bucket: bucket(), Key: key }));
+    const result = await client.send(new sdk.GetObjectCommand({ Bucket: bucket(), Key: key }));
     if ((result.ContentLength ?? 0) > maxBytes) {
       (result.Body as Readable | undefined)?.destroy();
       throw new PackageTooLargeError(
@@ -96,7 +107,7 @@ export async function downloadObjectToFile(key: string, destPath: string, maxByt
     }
     body = result.Body as Readable;
   } catch (error) {
-    if (isMissing(error)) throw new NotFoundError(`Nothing was uploaded at ${key}.`);
+    if (isMissingObject(error)) throw new NotFoundError(`Nothing was uploaded at ${key}.`);
     throw error;
   }
   let seen = 0;
@@ -124,8 +135,9 @@ export async function downloadObjectToFile(key: string, destPath: string, maxByt
 export async function putFileOnce(key: string, filePath: string, sha256Hex: string): Promise<void> {
   if (await objectExists(key)) return;
   const { size } = await stat(filePath);
-  await s3Client().send(
-    new PutObjectCommand({
+  const { sdk, client } = await s3();
+  await client.send(
+    new sdk.PutObjectCommand({
       Bucket: bucket(),
       Key: key,
       Body: createReadStream(filePath),
@@ -138,18 +150,20 @@ export async function putFileOnce(key: string, filePath: string, sha256Hex: stri
 
 /** The whole object (small objects only: a package is at most 50 MiB). */
 export async function getObjectBytes(key: string): Promise<Uint8Array> {
+  const { sdk, client } = await s3();
   try {
-    const result = await s3Client().send(new GetObjectCommand({ Bucket: bucket(), Key: key }));
+    const result = await client.send(new sdk.GetObjectCommand({ Bucket: bucket(), Key: key }));
     return await (result.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
   } catch (error) {
-    if (isMissing(error)) throw new NotFoundError(`Nothing is stored at ${key}.`);
+    if (isMissingObject(error)) throw new NotFoundError(`Nothing is stored at ${key}.`);
     throw error;
   }
 }
 
 export async function putJson(key: string, value: unknown): Promise<void> {
-  await s3Client().send(
-    new PutObjectCommand({
+  const { sdk, client } = await s3();
+  await client.send(
+    new sdk.PutObjectCommand({
       Bucket: bucket(),
       Key: key,
       Body: JSON.stringify(value, null, 2),
@@ -159,13 +173,14 @@ export async function putJson(key: string, value: unknown): Promise<void> {
 }
 
 export async function getJson<T>(key: string): Promise<T | undefined> {
+  const { sdk, client } = await s3();
   try {
-    const result = await s3Client().send(new GetObjectCommand({ Bucket: bucket(), Key: key }));
+    const result = await client.send(new sdk.GetObjectCommand({ Bucket: bucket(), Key: key }));
     return JSON.parse(
       await (result.Body as { transformToString(): Promise<string> }).transformToString(),
     ) as T;
   } catch (error) {
-    if (isMissing(error)) return undefined;
+    if (isMissingObject(error)) return undefined;
     throw error;
   }
 }
