@@ -5,13 +5,13 @@
  * plugin host) is free again. A second start on a port in use fails with a clear one-line reason.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findFreePort } from '#local/ports.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** DynamoDB Local's JVM alone takes 15–40 s to start on a busy 2-core machine. */
@@ -30,12 +30,32 @@ afterAll(async () => {
   await rm(dataRoot, { recursive: true, force: true });
 });
 
-/** A base port whose four neighbours (API, DynamoDB, S3, plugin host) are free right now. */
+/**
+ * Where the kernel takes ports for outgoing connections and port-0 listeners (Linux's
+ * `ip_local_port_range`; 32768 elsewhere, below macOS's 49152).
+ */
+function ephemeralPortsFrom(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 11_000) return low;
+  } catch {
+    // not Linux
+  }
+  return 32_768;
+}
+
+/**
+ * A base port whose four neighbours (API, DynamoDB, S3, plugin host) are free right now, below the
+ * ephemeral range: a base from there (a port-0 listener's) once lost its plugin-host neighbour to
+ * an outgoing connection of a suite running beside this one, in the seconds before the plugin
+ * host bound it. Below the range only a listener can take a port, and every other suite listens
+ * on port 0.
+ */
 const claimed = new Set<number>();
 async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt += 1) {
-    const port = await findFreePort();
-    if (port > 65_000) continue;
+  const highest = ephemeralPortsFrom() - 4;
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const port = 10_000 + Math.floor(Math.random() * (highest - 10_000));
     const ports = [port, port + 1, port + 2, port + 3];
     // The cases run concurrently: never hand out a port another case was given.
     if (ports.some((candidate) => claimed.has(candidate))) continue;
