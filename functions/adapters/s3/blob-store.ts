@@ -12,7 +12,7 @@ import { getConfig } from '#config/runtime-config.ts';
 import { NotFoundError, PackageTooLargeError } from '#core/errors.ts';
 import { lazyModule } from '../lazy-module.ts';
 
-export type S3Sdk = typeof import('@aws-sdk/client-s3');
+type S3Sdk = typeof import('@aws-sdk/client-s3');
 
 /** `@aws-sdk/client-s3`, loaded on first use. */
 export const s3Sdk: () => Promise<S3Sdk> = lazyModule(() => import('@aws-sdk/client-s3'));
