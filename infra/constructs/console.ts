@@ -147,6 +147,12 @@ export class Console extends Construct {
       { id: 'AwsSolutions-CFR2', reason: NAG_REASONS.consoleWaf },
       { id: 'AwsSolutions-CFR4', reason: NAG_REASONS.consoleCertificate },
     ]);
+    // The TLS floor is set on purpose (same reason), so CDK's warning that it has no effect on the
+    // default certificate is acknowledged rather than printed for every stage on every synth.
+    Annotations.of(this.distribution).acknowledgeWarning(
+      '@aws-cdk/aws-cloudfront:minimumProtocolVersionWithoutCertificate',
+      NAG_REASONS.consoleCertificate,
+    );
 
     // Presigned uploads go from the browser straight to the package bucket.
     const packageBucket = props.packageBucket as s3.Bucket;

@@ -1,3 +1,4 @@
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -101,6 +102,14 @@ describe('cdk-nag AwsSolutions', () => {
     for (const [id, reason] of acknowledgments) {
       expect(reason.length, id).toBeGreaterThan(40);
     }
+  });
+});
+
+describe('CDK warnings', () => {
+  // `cdk synth` prints each one for every stage; a choice made on purpose is acknowledged with why.
+  it.each(STAGE_NAMES)('leaves none unacknowledged in %s', (name) => {
+    const warnings = Annotations.fromStack(stages[name].stack).findWarning('*', Match.anyValue());
+    expect(warnings.map((warning) => `${warning.id}: ${String(warning.entry.data)}`)).toEqual([]);
   });
 });
 
